@@ -1,0 +1,193 @@
+"""The command line: parses options, builds the objects, calls one function per command.
+
+Exit codes (contract): 0 clean, 1 a finding at or above --fail-on, 2 usage/config error.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, NoReturn
+
+import typer
+
+from sri_guard import __version__
+from sri_guard.errors import SriGuardError
+
+if TYPE_CHECKING:
+    from sri_guard.model import Report
+
+app = typer.Typer(
+    name="sri-guard",
+    help="JavaScript supply-chain integrity checker: SRI hashes, browser-exact "
+    "verification, and baselines pinned in git.",
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+class Format(StrEnum):
+    text = "text"
+    json = "json"
+    sarif = "sarif"
+    markdown = "markdown"
+
+
+class FailOn(StrEnum):
+    critical = "critical"
+    high = "high"
+    medium = "medium"
+    low = "low"
+    info = "info"
+
+
+FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Report format.")]
+OutputOpt = Annotated[
+    Path | None, typer.Option("--output", "-o", help="Write the report here (default stdout).")
+]
+FailOnOpt = Annotated[
+    FailOn,
+    typer.Option("--fail-on", help="Exit 1 when a finding is at or above this severity."),
+]
+QuietOpt = Annotated[
+    bool, typer.Option("--quiet", "-q", help="No progress or notes on stderr; only the report.")
+]
+DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")]
+ConfigOpt = Annotated[Path, typer.Option("--config", "-c", help="Config file.", show_default=True)]
+BaselinesOpt = Annotated[
+    Path | None,
+    typer.Option("--baselines", help="Baselines directory (default: config's, else ./baselines)."),
+]
+AllowPrivateOpt = Annotated[
+    bool,
+    typer.Option(
+        "--allow-private",
+        help="Let pages point sri-guard at loopback/private/link-local addresses.",
+    ),
+]
+
+
+def _fail(message: str) -> NoReturn:
+    typer.echo(f"sri-guard: error: {message}", err=True)
+    raise typer.Exit(2)
+
+
+@contextmanager
+def _errors(debug: bool) -> Iterator[None]:
+    """Turn every error into one line on stderr and exit 2 (a traceback only with --debug)."""
+    try:
+        yield
+    except (typer.Exit, typer.Abort, SystemExit):
+        raise
+    except SriGuardError as exc:
+        if debug:
+            raise
+        _fail(str(exc))
+    except KeyboardInterrupt:
+        typer.echo("sri-guard: interrupted", err=True)
+        raise typer.Exit(130) from None
+    except Exception as exc:
+        if debug:
+            raise
+        _fail(f"internal error: {type(exc).__name__}: {exc} (rerun with --debug for details)")
+
+
+def _write(text: str, output: Path | None) -> None:
+    """Write the report, opening the output file only now that there is something to write."""
+    if output is None or str(output) == "-":
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
+    try:
+        output.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise SriGuardError(f"cannot write {output}: {exc.strerror or exc}") from None
+
+
+def _emit(report: Report, fmt: Format, output: Path | None, fail_on: FailOn) -> NoReturn:
+    from sri_guard._format import get_formatter
+    from sri_guard.rules import Severity
+
+    color = (
+        fmt is Format.text
+        and output is None
+        and sys.stdout.isatty()
+        and ("NO_COLOR" not in os.environ)
+    )
+    _write(get_formatter(fmt.value, color=color).format(report), output)
+    raise typer.Exit(1 if report.failing(Severity.parse(fail_on.value)) else 0)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"sri-guard {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool | None,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = None,
+) -> None:
+    """JavaScript supply-chain integrity checker."""
+
+
+@app.command("hash")
+def hash_command(
+    sources: Annotated[
+        list[str],
+        typer.Argument(help="Files, http(s):// URLs, or - for stdin.", show_default=False),
+    ],
+    algorithm: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--algorithm",
+            "-a",
+            help="sha256, sha384 or sha512; repeat for several. [default: sha384]",
+        ),
+    ] = None,
+    tag: Annotated[
+        bool, typer.Option("--tag", help="Print a ready <script> or <link> tag instead.")
+    ] = False,
+    fmt: FormatOpt = Format.text,
+    output: OutputOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Print the SRI value of each file, URL or stdin ('INTEGRITY  SOURCE', like sha256sum)."""
+    from sri_guard.sri import DEFAULT_ALGORITHM, check_algorithms
+
+    with _errors(debug):
+        try:
+            algorithms = check_algorithms(algorithm or [DEFAULT_ALGORITHM])
+        except ValueError as exc:
+            _fail(str(exc))
+        from sri_guard.commands import hash as hashing
+
+        items, errors = hashing.run(sources, algorithms)
+        if fmt is Format.text:
+            if tag:
+                text = "".join(hashing.tag(item) + "\n" for item in items)
+            else:
+                text = "".join(f"{item.integrity}  {item.source}\n" for item in items)
+            _write(text, output)
+        else:
+            from sri_guard._format import get_formatter
+
+            _write(get_formatter(fmt.value).format(hashing.to_report(items, len(sources))), output)
+        for error in errors:
+            typer.echo(f"sri-guard: error: {error}", err=True)
+        if errors:
+            raise typer.Exit(2)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

@@ -1,0 +1,413 @@
+"""The one fetcher: every command gets its bytes from the network through here.
+
+It fetches as a browser would (GET, redirects followed by hand so each hop is checked,
+content codings removed) and hashes the decoded bytes on the fly, so memory stays flat for
+any size. Every fetch is bounded: a total deadline (connect, redirects, retries and a server
+that drip-feeds included), a maximum body size counted after decompression, a redirect limit,
+`http`/`https` only, and optionally no private network addresses. Anything short of a
+complete response becomes a `FetchError` with a one-line reason; httpx and aiohttp
+exceptions never leave this module.
+
+Trust: TLS certificates are verified against the system trust store (or SSL_CERT_FILE).
+The server is otherwise untrusted: its Content-Length, codings and redirects are all checked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import ipaddress
+import socket
+import ssl
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Literal
+from urllib.parse import urljoin, urlsplit
+
+import httpx
+
+from sri_guard.decode import SUPPORTED, DecodeError, decoder_for
+from sri_guard.errors import FetchError
+from sri_guard.sri import ALGORITHMS, MultiHasher, format_entry
+
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_RETRY_STATUSES = frozenset({429, 502, 503, 504})
+
+Transport = Literal["aiohttp", "httpx"]
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Bounds on every fetch. The defaults suit a cron job watching public CDNs."""
+
+    deadline: float = 30.0
+    """Seconds for the whole fetch: connect, redirects, retries and body."""
+    connect_timeout: float = 10.0
+    """Seconds to establish one connection."""
+    max_bytes: int = 32 * 1024 * 1024
+    """Largest body accepted, counted after content codings are removed."""
+    max_redirects: int = 10
+    """Redirects followed before giving up (browsers allow 20)."""
+    retries: int = 2
+    """Extra attempts after a transient failure (reset, 429, 502, 503, 504)."""
+    backoff: float = 0.5
+    """First retry delay in seconds; doubles each time; Retry-After wins when given."""
+    concurrency: int = 64
+    """Fetches in flight at once, across all hosts."""
+    per_host: int = 16
+    """Fetches in flight at once to one host."""
+
+
+@dataclass(frozen=True, slots=True)
+class FetchResult:
+    """A complete response: where it came from, what it said, and what its bytes hash to."""
+
+    url: str
+    """The URL asked for."""
+    final_url: str
+    """The URL of the response after redirects."""
+    redirects: tuple[str, ...]
+    """Each URL that redirected, in order, ending with the one before `final_url`."""
+    status: int
+    """HTTP status of the final response (2xx)."""
+    headers: tuple[tuple[str, str], ...]
+    """Response headers as sent, names lower-cased, in order."""
+    size: int
+    """Body length after content codings are removed."""
+    digests: Mapping[str, bytes] = field(repr=False)
+    """Digest of the decoded body, per algorithm in `ALGORITHMS`."""
+    body: bytes | None = field(default=None, repr=False)
+    """The decoded body, when the caller asked to keep it."""
+
+    def header(self, name: str) -> str | None:
+        """A header's value, repeated fields joined by ', ' (RFC 9110 §5.3); None if absent."""
+        name = name.lower()
+        values = [v for k, v in self.headers if k == name]
+        return ", ".join(values) if values else None
+
+    @property
+    def content_type(self) -> str:
+        """The media type, lower-cased, without parameters ('' if none)."""
+        return (self.header("content-type") or "").split(";", 1)[0].strip().lower()
+
+    def integrity(self, algorithm: str = "sha384") -> str:
+        """The SRI value of the bytes served, for one algorithm."""
+        return format_entry(algorithm, self.digests[algorithm])
+
+
+def is_private_address(address: str) -> bool:
+    """True for loopback, private, link-local (cloud metadata), reserved and similar hosts."""
+    ip = ipaddress.ip_address(address)
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return not ip.is_global or ip.is_multicast
+
+
+async def host_is_private(host: str) -> bool:
+    """Resolve `host` and report whether any of its addresses is non-public."""
+    host = host.strip("[]")
+    try:
+        return is_private_address(host)
+    except ValueError:
+        pass
+    if host.lower() == "localhost" or host.lower().endswith(".localhost"):
+        return True
+    loop = asyncio.get_running_loop()
+    try:
+        infos = await loop.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    except OSError:
+        return False  # the fetch itself will fail with a clear DNS error
+    return any(is_private_address(str(info[4][0]).split("%", 1)[0]) for info in infos)
+
+
+def _retry_after(value: str | None, now: float) -> float | None:
+    """Seconds to wait from a Retry-After header (delay-seconds or HTTP-date)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - now)
+
+
+class _Retry(Exception):
+    """Internal: a transient failure worth another attempt."""
+
+    def __init__(self, reason: str, wait: float | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.wait = wait
+
+
+class Fetcher:
+    """Bounded, concurrent, hashing HTTP(S) client. Use as `async with Fetcher() as f`."""
+
+    def __init__(
+        self,
+        limits: Limits | None = None,
+        *,
+        transport: Transport = "aiohttp",
+        verify: bool = True,
+        allow_private: bool = True,
+    ) -> None:
+        self.limits = limits or Limits()
+        self._transport_name = transport
+        self._verify = verify
+        self.allow_private = allow_private
+        """Default for `fetch(allow_private=...)`: explicit targets are fetched as given."""
+        self._global = asyncio.Semaphore(self.limits.concurrency)
+        self._hosts: dict[str, asyncio.Semaphore] = {}
+        self._client: httpx.AsyncClient | None = None
+
+    async def __aenter__(self) -> Fetcher:
+        timeout = httpx.Timeout(self.limits.deadline, connect=self.limits.connect_timeout)
+        limits = httpx.Limits(
+            max_connections=self.limits.concurrency,
+            max_keepalive_connections=self.limits.concurrency,
+        )
+        transport: httpx.AsyncBaseTransport
+        if self._transport_name == "aiohttp":
+            from httpx_aiohttp import AiohttpTransport
+
+            transport = AiohttpTransport(verify=self._ssl_context(), limits=limits)
+        else:
+            transport = httpx.AsyncHTTPTransport(verify=self._ssl_context(), limits=limits)
+        self._client = httpx.AsyncClient(
+            transport=transport, timeout=timeout, follow_redirects=False, trust_env=True
+        )
+        await self._client.__aenter__()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._client is not None:
+            await self._client.__aexit__(exc_type, exc, tb)
+            self._client = None
+
+    def _ssl_context(self) -> ssl.SSLContext:
+        return httpx.create_ssl_context(verify=self._verify, trust_env=True)
+
+    async def fetch(
+        self,
+        url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        keep_body: bool = False,
+        allow_private: bool | None = None,
+    ) -> FetchResult:
+        """Fetch `url` completely and hash its decoded body; raise FetchError otherwise."""
+        if self._client is None:
+            raise RuntimeError("Fetcher used outside 'async with'")
+        allow = self.allow_private if allow_private is None else allow_private
+        host = urlsplit(url).hostname or ""
+        deadline = self.limits.deadline
+        started = time.monotonic()
+        async with self._global, self._host_slot(host):
+            try:
+                async with asyncio.timeout(deadline):
+                    return await self._fetch_with_retries(
+                        url, headers or {}, keep_body, allow, started
+                    )
+            except TimeoutError:
+                raise FetchError(
+                    url, f"no complete response within the {deadline:g} s deadline"
+                ) from None
+
+    def _host_slot(self, host: str) -> asyncio.Semaphore:
+        slot = self._hosts.get(host)
+        if slot is None:
+            slot = self._hosts[host] = asyncio.Semaphore(self.limits.per_host)
+        return slot
+
+    async def _fetch_with_retries(
+        self,
+        url: str,
+        headers: Mapping[str, str],
+        keep_body: bool,
+        allow_private: bool,
+        started: float,
+    ) -> FetchResult:
+        attempt = 0
+        while True:
+            try:
+                return await self._fetch_once(url, headers, keep_body, allow_private)
+            except _Retry as retry:
+                if attempt >= self.limits.retries:
+                    raise FetchError(url, retry.reason) from None
+                wait = self.limits.backoff * (2**attempt)
+                if retry.wait is not None:
+                    wait = retry.wait
+                remaining = self.limits.deadline - (time.monotonic() - started)
+                if wait >= remaining:
+                    raise FetchError(
+                        url, f"{retry.reason}; retrying after {wait:g} s would pass the deadline"
+                    ) from None
+                attempt += 1
+                await asyncio.sleep(wait)
+
+    async def _fetch_once(
+        self,
+        url: str,
+        headers: Mapping[str, str],
+        keep_body: bool,
+        allow_private: bool,
+    ) -> FetchResult:
+        assert self._client is not None
+        chain: list[str] = []
+        current = url
+        request_headers = {"accept-encoding": ", ".join(SUPPORTED), **headers}
+        while True:
+            parts = urlsplit(current)
+            if parts.scheme not in ("http", "https"):
+                where = "redirect to" if chain else "URL with"
+                raise FetchError(
+                    url, f"refused: {where} scheme '{parts.scheme}:' (http/https only)"
+                )
+            if not parts.hostname:
+                raise FetchError(url, f"refused: no host in {current!r}")
+            if not allow_private and await host_is_private(parts.hostname):
+                raise FetchError(
+                    url,
+                    f"refused: {parts.hostname} is a private or loopback address "
+                    "(a page may not point sri-guard there; use --allow-private to permit)",
+                )
+            try:
+                request = self._client.build_request("GET", current, headers=request_headers)
+            except (httpx.InvalidURL, httpx.UnsupportedProtocol, ValueError) as exc:
+                raise FetchError(url, f"invalid URL: {exc}") from None
+            try:
+                response = await self._client.send(request, stream=True)
+            except httpx.TimeoutException as exc:
+                # httpx-aiohttp maps every aiohttp connection error (TLS included) to
+                # ConnectTimeout: tell them apart by the original exception.
+                root = _root(exc)
+                if "certificate" in str(root).lower() or "ssl" in type(root).__name__.lower():
+                    raise FetchError(url, f"TLS error: {_describe(root)}") from None
+                if root is not exc and "timeout" not in type(root).__name__.lower():
+                    raise _Retry(f"connection failed: {_describe(root)}") from None
+                raise _Retry("timed out connecting or waiting for headers") from None
+            except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
+                # httpx parses a redirect's Location even when not following it.
+                raise FetchError(url, f"refused: invalid redirect target ({exc})") from None
+            except (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError) as exc:
+                reason = _describe(exc)
+                if "certificate" in reason.lower() or "ssl" in reason.lower():
+                    raise FetchError(url, f"TLS error: {reason}") from None
+                raise _Retry(f"connection failed: {reason}") from None
+            except httpx.HTTPError as exc:
+                raise FetchError(url, _describe(exc)) from None
+            try:
+                if response.status_code in _REDIRECTS:
+                    location = response.headers.get("location")
+                    if not location:
+                        raise FetchError(
+                            url, f"HTTP {response.status_code} redirect without a Location"
+                        )
+                    chain.append(current)
+                    target = urljoin(current, location.strip())
+                    if len(chain) > self.limits.max_redirects:
+                        raise FetchError(url, f"more than {self.limits.max_redirects} redirects")
+                    if target in chain:
+                        raise FetchError(url, f"redirect loop at {target}")
+                    current = target
+                    continue
+                if response.status_code in _RETRY_STATUSES:
+                    wait = _retry_after(response.headers.get("retry-after"), time.time())
+                    raise _Retry(f"HTTP {response.status_code} {response.reason_phrase}", wait)
+                if not 200 <= response.status_code < 300:
+                    raise FetchError(
+                        url,
+                        f"HTTP {response.status_code} {response.reason_phrase}".rstrip()
+                        + (f" at {current}" if chain else ""),
+                    )
+                return await self._read_body(url, current, chain, response, keep_body)
+            finally:
+                await response.aclose()
+
+    async def _read_body(
+        self,
+        url: str,
+        final_url: str,
+        chain: list[str],
+        response: httpx.Response,
+        keep_body: bool,
+    ) -> FetchResult:
+        max_bytes = self.limits.max_bytes
+        hasher = MultiHasher(ALGORITHMS)
+        body = bytearray() if keep_body else None
+        size = 0
+        received = 0
+        try:
+            decoder = decoder_for(response.headers.get("content-encoding"))
+        except DecodeError as exc:
+            raise FetchError(url, str(exc)) from None
+
+        def take(piece: bytes) -> None:
+            nonlocal size
+            size += len(piece)
+            if size > max_bytes:
+                raise FetchError(url, f"body exceeds the {max_bytes:,}-byte limit after decoding")
+            hasher.update(piece)
+            if body is not None:
+                body.extend(piece)
+
+        try:
+            async for raw in response.aiter_raw():
+                received += len(raw)
+                for piece in decoder.feed(raw):
+                    take(piece)
+            for piece in decoder.finish():
+                take(piece)
+        except DecodeError as exc:
+            raise FetchError(url, str(exc)) from None
+        except httpx.TimeoutException:
+            raise FetchError(url, f"timed out reading the body after {received:,} bytes") from None
+        except httpx.HTTPError as exc:
+            raise FetchError(
+                url, f"connection cut mid-body after {received:,} bytes ({_describe(exc)})"
+            ) from None
+        declared = response.headers.get("content-length")
+        if declared is not None and declared.strip().isdigit() and int(declared) != received:
+            raise FetchError(
+                url, f"truncated: Content-Length is {int(declared):,}, received {received:,} bytes"
+            )
+        return FetchResult(
+            url=url,
+            final_url=final_url,
+            redirects=tuple(chain),
+            status=response.status_code,
+            headers=tuple((k.lower(), v) for k, v in response.headers.multi_items()),
+            size=size,
+            digests=hasher.digests(),
+            body=bytes(body) if body is not None else None,
+        )
+
+
+def _root(exc: BaseException) -> BaseException:
+    """The innermost cause of an exception (what the transport actually saw)."""
+    seen = {id(exc)}
+    while (cause := exc.__cause__ or exc.__context__) is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        exc = cause
+    return exc
+
+
+def _describe(exc: BaseException) -> str:
+    """One line from an httpx/aiohttp exception, following its causes for the useful part."""
+    text = str(exc).strip()
+    cause = exc.__cause__ or exc.__context__
+    while not text and cause is not None:
+        text = str(cause).strip()
+        cause = cause.__cause__ or cause.__context__
+    text = " ".join(text.split())
+    return text or type(exc).__name__
