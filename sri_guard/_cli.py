@@ -188,6 +188,49 @@ def hash_command(
             raise typer.Exit(2)
 
 
+TimeoutOpt = Annotated[
+    float, typer.Option("--timeout", help="Deadline in seconds for each fetch, all included.")
+]
+MaxSizeOpt = Annotated[
+    int, typer.Option("--max-size", help="Largest body accepted, in bytes after decoding.")
+]
+
+
+def _limits(timeout: float, max_size: int) -> object:
+    from sri_guard.fetch import Limits
+
+    if timeout <= 0:
+        _fail("--timeout must be positive")
+    if max_size <= 0:
+        _fail("--max-size must be positive")
+    return Limits(deadline=timeout, max_bytes=max_size)
+
+
+@app.command("scan")
+def scan_command(
+    pages: Annotated[
+        list[str], typer.Argument(help="Page URLs or local HTML files.", show_default=False)
+    ],
+    fmt: FormatOpt = Format.text,
+    output: OutputOpt = None,
+    fail_on: FailOnOpt = FailOn.medium,
+    quiet: QuietOpt = False,
+    allow_private: AllowPrivateOpt = False,
+    timeout: TimeoutOpt = 30.0,
+    max_size: MaxSizeOpt = 32 * 1024 * 1024,
+    debug: DebugOpt = False,
+) -> None:
+    """Verify every subresource of pages exactly as a browser enforces integrity."""
+    with _errors(debug):
+        from sri_guard.commands import scan
+        from sri_guard.fetch import Limits
+
+        limits = _limits(timeout, max_size)
+        assert isinstance(limits, Limits)
+        report = scan.run(pages, limits=limits, allow_private=allow_private)
+        _emit(report, fmt, output, fail_on)
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

@@ -293,6 +293,8 @@ class Fetcher:
                 root = _root(exc)
                 if "certificate" in str(root).lower() or "ssl" in type(root).__name__.lower():
                     raise FetchError(url, f"TLS error: {_describe(root)}") from None
+                if isinstance(root, socket.gaierror):
+                    raise FetchError(url, f"cannot resolve host: {_describe(root)}") from None
                 if root is not exc and "timeout" not in type(root).__name__.lower():
                     raise _Retry(f"connection failed: {_describe(root)}") from None
                 raise _Retry("timed out connecting or waiting for headers") from None
@@ -301,6 +303,8 @@ class Fetcher:
                 raise FetchError(url, f"refused: invalid redirect target ({exc})") from None
             except (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError) as exc:
                 reason = _describe(exc)
+                if isinstance(_root(exc), socket.gaierror):
+                    raise FetchError(url, f"cannot resolve host: {reason}") from None
                 if "certificate" in reason.lower() or "ssl" in reason.lower():
                     raise FetchError(url, f"TLS error: {reason}") from None
                 raise _Retry(f"connection failed: {reason}") from None

@@ -48,6 +48,8 @@ class HashEntry:
     """The decoded digest, or None when it is not valid base64 (the token can never match)."""
     token: str
     """The token as written, options included."""
+    note: str | None = None
+    """What is wrong or unportable about this token, as one line; None when nothing."""
 
     @property
     def malformed(self) -> bool:
@@ -174,14 +176,17 @@ def parse(value: str | None) -> Metadata:
                 )
             continue
         digest, warning = _decode_digest(algorithm, digest_text)
-        entries.append(HashEntry(algorithm, digest, token))
+        note = None
         if digest is None:
-            warnings.append(
+            note = (
                 f"'{_short(token)}' {warning}: the SRI draft, WPT and Firefox block the "
-                "resource (fail closed), Chromium ignores the token and loads it unchecked"
+                "resource (fail closed), Chromium ignores the token"
             )
         elif warning:
-            warnings.append(f"'{_short(token)}' {warning}")
+            note = f"'{_short(token)}' {warning}"
+        entries.append(HashEntry(algorithm, digest, token, note))
+        if note:
+            warnings.append(note)
     return Metadata(value, tuple(entries), tuple(ignored), tuple(warnings))
 
 

@@ -1,0 +1,247 @@
+"""Browser-exact verdicts: what a browser does with one fetched subresource, as findings.
+
+Follows `../shared/docs/sri-notes.md`: same-origin vs cross-origin against the page's origin
+(HTML §7.1.1 "origin"); the request mode each element implies (a classic script, stylesheet
+or preload without `crossorigin` is a no-cors request whose opaque response fails any
+integrity check, SRI §3.3.5; module scripts and modulepreload are always CORS); the CORS check
+of Fetch §4.9 on the final response; the strongest-algorithm rule; and the page's
+Integrity-Policy (SRI Level 2 draft) where it blocks requests without integrity.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from sri_guard import sri
+from sri_guard.discover import Reference
+from sri_guard.fetch import FetchResult, is_private_address
+from sri_guard.model import Finding
+from sri_guard.rules import Severity
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def origin(url: str) -> tuple[str, str, int | None]:
+    """(scheme, host, port) of a URL, default ports filled in (HTML §7.1.1)."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return scheme, (parts.hostname or "").lower(), port or _DEFAULT_PORTS.get(scheme)
+
+
+def serialize_origin(url: str) -> str:
+    """The origin as a browser sends it in the `Origin` header."""
+    scheme, host, port = origin(url)
+    if scheme == "file":
+        return "null"
+    host_part = f"[{host}]" if ":" in host else host
+    if port is None or port == _DEFAULT_PORTS.get(scheme):
+        return f"{scheme}://{host_part}"
+    return f"{scheme}://{host_part}:{port}"
+
+
+def same_origin(a: str, b: str) -> bool:
+    """Whether two URLs share an origin (file: URLs are each an opaque origin)."""
+    if urlsplit(a).scheme == "file" or urlsplit(b).scheme == "file":
+        return urlsplit(a).scheme == urlsplit(b).scheme == "file"
+    return origin(a) == origin(b)
+
+
+def potentially_trustworthy(url: str) -> bool:
+    """Secure Contexts §3.1: https, or http to loopback, counts as a secure transport."""
+    scheme, host, _ = origin(url)
+    if scheme in ("https", "file"):
+        return True
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return is_private_address(host.strip("[]")) and (
+            host.startswith("127.") or host.strip("[]") == "::1"
+        )
+    except ValueError:
+        return False
+
+
+@dataclass(frozen=True, slots=True)
+class PagePolicy:
+    """What the page's headers say about integrity enforcement."""
+
+    blocked_destinations: frozenset[str] = frozenset()
+    """Destinations the enforced Integrity-Policy blocks without integrity (script, style)."""
+    report_only_destinations: frozenset[str] = frozenset()
+    """Destinations Integrity-Policy-Report-Only reports on."""
+
+    @classmethod
+    def from_headers(cls, policy: str | None, report_only: str | None) -> PagePolicy:
+        """Parse the structured-field dictionaries of Integrity-Policy(-Report-Only)."""
+        return cls(_destinations(policy), _destinations(report_only))
+
+
+def _destinations(value: str | None) -> frozenset[str]:
+    if not value:
+        return frozenset()
+    match = re.search(r"blocked-destinations\s*=\s*\(([^)]*)\)", value, re.IGNORECASE)
+    if not match:
+        return frozenset()
+    return frozenset(token.lower() for token in match.group(1).split())
+
+
+def _cors_ok(ref: Reference, page_url: str, result: FetchResult) -> tuple[bool, str]:
+    """The CORS check (Fetch §4.9) for a CORS-mode response: (passes, what was seen)."""
+    acao = result.header("access-control-allow-origin")
+    page_origin = serialize_origin(page_url)
+    seen = f"Access-Control-Allow-Origin: {acao}" if acao is not None else "no ACAO header"
+    if acao is None:
+        return False, seen
+    acao = acao.strip()
+    if ref.credentials:
+        acac = (result.header("access-control-allow-credentials") or "").strip()
+        return acao == page_origin and acac == "true", (
+            f"{seen}, Access-Control-Allow-Credentials: {acac or '(absent)'}"
+        )
+    return acao in ("*", page_origin), seen
+
+
+def judge(
+    ref: Reference,
+    page_url: str,
+    result: FetchResult | None,
+    *,
+    policy: PagePolicy | None = None,
+    map_integrity: str | None = None,
+    algorithm: str = "sha384",
+) -> list[Finding]:
+    """Findings for one reference whose response is `result` (None when the fetch failed,
+    which the caller reports as `fetch-failed`)."""
+    policy = policy or PagePolicy()
+    findings: list[Finding] = []
+    url = ref.url
+    declared = ref.integrity if ref.integrity is not None else map_integrity
+    meta = sri.parse(declared)
+    cross = not same_origin(url, page_url)
+    label = _label(ref)
+
+    def add(rule: str, message: str, **extra: object) -> None:
+        findings.append(Finding(rule, url, message, page=page_url, **extra))  # type: ignore[arg-type]
+
+    if urlsplit(url).scheme == "http" and not potentially_trustworthy(url):
+        mixed = urlsplit(page_url).scheme == "https"
+        add(
+            "insecure-transport",
+            f"{label} is loaded over plain http:"
+            + (
+                " (browsers block it as mixed content on this https page)"
+                if mixed
+                else "; anyone on the network path can replace it"
+            )
+            + "; serve it over https",
+        )
+
+    dest = ref.destination
+    blocked_by_policy = dest in policy.blocked_destinations
+    if not meta.enforced:
+        if (
+            meta.blank
+            and not meta.ignored
+            and (cross or blocked_by_policy)
+            and ref.kind != "importmap"
+        ):
+            if blocked_by_policy:
+                add(
+                    "integrity-missing",
+                    f"{label} has no integrity and the page's Integrity-Policy blocks "
+                    f"{dest} requests without it: browsers refuse it",
+                    severity=Severity.HIGH,
+                )
+            else:
+                add(
+                    "integrity-missing",
+                    f"cross-origin {label} has no integrity; "
+                    "if its host is compromised the page runs whatever is served",
+                )
+        elif not meta.blank:
+            add(
+                "integrity-malformed",
+                f"integrity {declared!r} has no valid metadata, so browsers load it unchecked"
+                + (f" ({meta.warnings[0]})" if meta.warnings else "; use sha256, sha384 or sha512"),
+                expected=declared,
+            )
+    if blocked_by_policy and meta.enforced and not ref.cors and cross:
+        add(
+            "crossorigin-missing",
+            f"the page's Integrity-Policy blocks {dest} requests in no-cors mode; "
+            f'add crossorigin="anonymous"',
+            severity=Severity.HIGH,
+        )
+
+    for entry in meta.entries:
+        if entry.malformed:
+            add("integrity-malformed", f"integrity {entry.note}", expected=declared)
+        elif entry.note:
+            # base64url, unpadded or wrong-length digests: unportable, not broken.
+            add(
+                "integrity-malformed",
+                f"integrity {entry.note}",
+                severity=Severity.LOW,
+                expected=declared,
+            )
+
+    if result is None:
+        return findings
+
+    blocked_no_cors = cross and meta.enforced and not ref.cors
+    if blocked_no_cors and ref.kind != "importmap":
+        add(
+            "crossorigin-missing",
+            f"cross-origin {label} declares integrity without a crossorigin attribute: "
+            "browsers make a no-cors request, cannot check it, and block it; "
+            'add crossorigin="anonymous"',
+        )
+    if cross and ref.cors:
+        ok, seen = _cors_ok(ref, page_url, result)
+        if not ok:
+            need = (
+                f"Access-Control-Allow-Origin: {serialize_origin(page_url)} and "
+                "Access-Control-Allow-Credentials: true"
+                if ref.credentials
+                else f"Access-Control-Allow-Origin: * (or {serialize_origin(page_url)})"
+            )
+            add(
+                "cors-missing",
+                f"{label} is fetched in CORS mode but the response has {seen}: "
+                f"browsers block it; the server must send {need}",
+                actual=seen,
+            )
+
+    if meta.enforced:
+        strongest = meta.strongest_algorithm or algorithm
+        served = sri.format_entry(strongest, result.digests[strongest])
+        spec = sri.verify(meta, result.digests)
+        chromium = sri.verify(meta.without_malformed(), result.digests)
+        if spec is sri.Outcome.MISMATCH and chromium is not sri.Outcome.UNCHECKED:
+            fix = sri.format_entry(algorithm, result.digests[algorithm])
+            if chromium is sri.Outcome.MISMATCH:
+                add(
+                    "integrity-mismatch",
+                    f"{label}: declared {strongest} does not match the bytes served "
+                    f"({served}); browsers block it; if the new file is trusted, "
+                    f'use integrity="{fix}"',
+                    expected=" ".join(e.token for e in meta.strongest),
+                    actual=served,
+                )
+    return findings
+
+
+def _label(ref: Reference) -> str:
+    if ref.kind == "importmap":
+        return "import-map module"
+    if ref.kind == "preload":
+        return f"preloaded {ref.destination}"
+    if ref.kind == "script" and ref.module:
+        return "module script"
+    return {"style": "stylesheet"}.get(ref.kind, ref.kind)
