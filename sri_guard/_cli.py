@@ -19,6 +19,7 @@ from sri_guard import __version__
 from sri_guard.errors import SriGuardError
 
 if TYPE_CHECKING:
+    from sri_guard.fetch import Limits
     from sri_guard.model import Report
 
 app = typer.Typer(
@@ -229,6 +230,129 @@ def scan_command(
         assert isinstance(limits, Limits)
         report = scan.run(pages, limits=limits, allow_private=allow_private)
         _emit(report, fmt, output, fail_on)
+
+
+TargetsArg = Annotated[
+    list[str] | None,
+    typer.Argument(help="Target names or URLs from the config (default: all).", show_default=False),
+]
+StateOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--state", help="Evidence store directory (default: config's, else ./.sri-guard)."
+    ),
+]
+ProfileOpt = Annotated[
+    list[str] | None,
+    typer.Option("--profile", "-p", help="Fetch as these profiles only (repeatable)."),
+]
+
+
+def _fetch_limits(timeout: float, max_size: int) -> Limits:
+    from sri_guard.fetch import Limits
+
+    limits = _limits(timeout, max_size)
+    assert isinstance(limits, Limits)
+    return limits
+
+
+@app.command("pin")
+def pin_command(
+    targets: TargetsArg = None,
+    add: Annotated[
+        bool,
+        typer.Option("--add", help="Approve the current values in addition to the pinned ones."),
+    ] = False,
+    config: ConfigOpt = Path("sri-guard.toml"),
+    baselines: BaselinesOpt = None,
+    state: StateOpt = None,
+    profile: ProfileOpt = None,
+    fmt: FormatOpt = Format.text,
+    output: OutputOpt = None,
+    quiet: QuietOpt = False,
+    allow_private: AllowPrivateOpt = False,
+    timeout: TimeoutOpt = 30.0,
+    max_size: MaxSizeOpt = 32 * 1024 * 1024,
+    debug: DebugOpt = False,
+) -> None:
+    """Fetch the targets (all, or those named) and write their baselines."""
+    with _errors(debug):
+        from sri_guard.commands import pin
+
+        report, written = pin.run(
+            config,
+            baselines,
+            targets or [],
+            add=add,
+            limits=_fetch_limits(timeout, max_size),
+            allow_private=allow_private,
+            state=state,
+            profiles=profile,
+        )
+        if not quiet:
+            for path in written:
+                typer.echo(f"pinned {path}", err=True)
+            if not written and not report.findings:
+                typer.echo("baselines already up to date", err=True)
+        _emit(report, fmt, output, FailOn.info)  # any finding (a failed fetch) fails a pin
+
+
+@app.command("check")
+def check_command(
+    targets: TargetsArg = None,
+    config: ConfigOpt = Path("sri-guard.toml"),
+    baselines: BaselinesOpt = None,
+    state: StateOpt = None,
+    profile: ProfileOpt = None,
+    notify: Annotated[
+        list[str] | None,
+        typer.Option("--notify", help="Apprise URL alerted when the check fails (repeatable)."),
+    ] = None,
+    fmt: FormatOpt = Format.text,
+    output: OutputOpt = None,
+    fail_on: FailOnOpt = FailOn.medium,
+    quiet: QuietOpt = False,
+    allow_private: AllowPrivateOpt = False,
+    timeout: TimeoutOpt = 30.0,
+    max_size: MaxSizeOpt = 32 * 1024 * 1024,
+    debug: DebugOpt = False,
+) -> None:
+    """The cron job: compare the targets with their baselines and report every change."""
+    with _errors(debug):
+        from sri_guard.commands import check
+        from sri_guard.rules import Severity
+
+        report, errors = check.run(
+            config,
+            baselines,
+            targets or [],
+            fail_on=Severity.parse(fail_on.value),
+            notify=notify or [],
+            limits=_fetch_limits(timeout, max_size),
+            allow_private=allow_private,
+            state=state,
+            profiles=profile,
+        )
+        for error in errors:
+            typer.echo(f"sri-guard: warning: {error}", err=True)
+        _emit(report, fmt, output, fail_on)
+
+
+@app.command("history")
+def history_command(
+    target: Annotated[
+        str | None, typer.Argument(help="A target name or URL.", show_default=False)
+    ] = None,
+    config: ConfigOpt = Path("sri-guard.toml"),
+    state: StateOpt = None,
+    limit: Annotated[int, typer.Option("--limit", help="Most recent runs shown.")] = 20,
+    debug: DebugOpt = False,
+) -> None:
+    """Show the run log and the captured changes from the evidence store."""
+    with _errors(debug):
+        from sri_guard.commands import history
+
+        _write(history.run(config, state, target, limit), None)
 
 
 def main() -> None:

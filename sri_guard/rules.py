@@ -109,11 +109,6 @@ _RULES = (
         "A resource in the baseline is no longer loaded by the page.",
     ),
     Rule("unpinned", Severity.INFO, "A target has no baseline yet."),
-    Rule(
-        "change-allowed",
-        Severity.INFO,
-        "A resource whose policy allows change was served new bytes (tracked, not failing).",
-    ),
 )
 
 RULES: dict[str, Rule] = {rule.id: rule for rule in _RULES}

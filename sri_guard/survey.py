@@ -9,7 +9,7 @@ Referer under the default `strict-origin-when-cross-origin` policy, no cookies).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -49,6 +49,14 @@ class Fetched:
     """The complete response, or None when the fetch failed."""
     error: str | None = None
     """Why the fetch failed, one line."""
+    confirm: FetchResult | None = None
+    """A second fetch, made when the first was served unexpected bytes (to confirm it)."""
+
+
+OnResult = Callable[[FetchResult], FetchResult]
+"""Called with every complete response (to keep its body as evidence); returns what to keep."""
+Confirm = Callable[[str, FetchResult], bool]
+"""Called with (url, response); True asks for a second fetch to confirm a change."""
 
 
 @dataclass(slots=True)
@@ -125,11 +133,15 @@ class Surveyor:
         profile: Profile | None = None,
         allow_private: bool = False,
         keep_bodies: bool = False,
+        on_result: OnResult | None = None,
+        confirm: Confirm | None = None,
     ) -> None:
         self.fetcher = fetcher
         self.profile = profile
         self.allow_private = allow_private
-        self.keep_bodies = keep_bodies
+        self.keep_bodies = keep_bodies or on_result is not None
+        self.on_result = on_result
+        self.confirm = confirm
         self._cache: dict[tuple[str, frozenset[tuple[str, str]]], asyncio.Task[FetchResult]] = {}
 
     async def survey(self, target: str) -> Survey:
@@ -148,19 +160,27 @@ class Surveyor:
             return survey
         return await self._finish(Survey(url, None, discover(html, url)), private_ok=True)
 
-    async def _survey_url(self, url: str) -> Survey:
+    async def fetch_page(self, url: str) -> FetchResult:
+        """Fetch a document as this profile's browser would navigate to it."""
         headers = request_headers(self.profile, "document")
+        return await self.fetcher.fetch(url, headers=headers, keep_body=True, allow_private=True)
+
+    async def _survey_url(self, url: str) -> Survey:
         try:
-            page = await self.fetcher.fetch(
-                url, headers=headers, keep_body=True, allow_private=True
-            )
+            page = await self.fetch_page(url)
         except FetchError as exc:
             survey = Survey(url, None, None, error=exc.reason)
             survey.findings.append(
                 Finding("fetch-failed", url, f"page could not be fetched: {exc.reason}")
             )
             return survey
+        return await self.survey_fetched(url, page)
+
+    async def survey_fetched(self, url: str, page: FetchResult) -> Survey:
+        """Survey a page whose document was already fetched (with its body kept)."""
         discovered = discover(page.body or b"", page.final_url, page.header("link"))
+        if self.on_result is not None:
+            page = self.on_result(page)
         host = urlsplit(page.final_url).hostname or ""
         private_ok = self.allow_private or await host_is_private(host)
         return await self._finish(Survey(url, page, discovered), private_ok=private_ok)
@@ -190,6 +210,9 @@ class Surveyor:
                 )
             else:
                 fetched = Fetched(ref, outcome)
+                if self.confirm is not None and self.confirm(ref.url, outcome):
+                    second = await self._fetch_ref(ref, page_url, private_ok, fresh=True)
+                    fetched.confirm = None if isinstance(second, FetchError) else second
             survey.fetched.append(fetched)
             from_map = (
                 map_integrity.get(ref.url) if ref.module and ref.kind != "importmap" else None
@@ -200,7 +223,7 @@ class Surveyor:
         return survey
 
     async def _fetch_ref(
-        self, ref: Reference, page_url: str, private_ok: bool
+        self, ref: Reference, page_url: str, private_ok: bool, *, fresh: bool = False
     ) -> FetchResult | FetchError:
         if urlsplit(ref.url).scheme == "file":
             if urlsplit(page_url).scheme != "file":
@@ -211,18 +234,21 @@ class Surveyor:
                 return FetchError(ref.url, f"cannot read {local_path(ref.url)}: {exc.strerror}")
         headers = self._headers(ref, page_url)
         key = (ref.url, frozenset(headers.items()))
-        task = self._cache.get(key)
+        task = None if fresh else self._cache.get(key)
         if task is None:
-            task = asyncio.ensure_future(
-                self.fetcher.fetch(
-                    ref.url, headers=headers, keep_body=self.keep_bodies, allow_private=private_ok
-                )
-            )
-            self._cache[key] = task
+            task = asyncio.ensure_future(self._fetch(ref.url, headers, private_ok))
+            if not fresh:
+                self._cache[key] = task
         try:
             return await asyncio.shield(task)
         except FetchError as exc:
             return exc
+
+    async def _fetch(self, url: str, headers: Mapping[str, str], private_ok: bool) -> FetchResult:
+        result = await self.fetcher.fetch(
+            url, headers=headers, keep_body=self.keep_bodies, allow_private=private_ok
+        )
+        return self.on_result(result) if self.on_result is not None else result
 
     def _headers(self, ref: Reference, page_url: str) -> Mapping[str, str]:
         headers = request_headers(

@@ -47,6 +47,12 @@ class _RequestHandler(BaseHTTPRequestHandler):
             return
         self.send_raw(route.status, route.body, route.headers)
 
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length)
+        self.server.owner.posts.append((self.path, body))
+        self.send_raw(200, b"{}", {"Content-Type": "application/json"})
+
     def send_raw(self, status: int, body: bytes, headers: Mapping[str, str]) -> None:
         self.send_response(status)
         lowered = {k.lower() for k in headers}
@@ -75,6 +81,7 @@ class Server:
     def __init__(self, ssl_context: ssl.SSLContext | None = None, host: str = "127.0.0.1"):
         self.routes: dict[str, Route] = {}
         self.requests: list[tuple[str, dict[str, str]]] = []
+        self.posts: list[tuple[str, bytes]] = []
         self.stopping = threading.Event()
         self._httpd = _HTTPServer((host, 0), _RequestHandler)
         self._httpd.owner = self

@@ -1,0 +1,84 @@
+"""`sri-guard check`: the cron job. Fetch every target under each profile, confirm anything
+unexpected with a second fetch, compare with the baselines, log the run and its evidence,
+alert. Never writes a baseline."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from pathlib import Path
+
+from sri_guard.commands._monitor import prepare
+from sri_guard.commands.pin import observed_rows, resources_of
+from sri_guard.compare import compare
+from sri_guard.config import Target
+from sri_guard.evidence import Evidence, Observed
+from sri_guard.fetch import Limits
+from sri_guard.model import Report
+from sri_guard.observe import observe
+from sri_guard.rules import Severity
+
+
+def run(
+    config_path: Path,
+    baselines_dir: Path | None,
+    names: list[str],
+    *,
+    fail_on: Severity,
+    notify: Sequence[str] = (),
+    limits: Limits | None = None,
+    allow_private: bool = False,
+    state: Path | None = None,
+    profiles: Sequence[str] | None = None,
+) -> tuple[Report, list[str]]:
+    """Check the selected targets; return the report and any notification errors."""
+    setup = prepare(config_path, baselines_dir, names, state)
+    channels = list(dict.fromkeys([*setup.config.notify, *notify]))
+    if channels:
+        from sri_guard.notify import check_urls
+
+        check_urls(channels)
+    evidence = Evidence(setup.config.state)
+    run_id = evidence.start_run("check")
+
+    def unexpected(target: Target, profile: str, url: str, integrity: str) -> bool:
+        b = setup.baselines.get(target.url)
+        if b is None:
+            return False
+        pinned = b.file if b.kind == "file" else b.resource(url)
+        return pinned is not None and integrity not in pinned.approved(profile)
+
+    kinds = {url: b.kind for url, b in setup.baselines.items() if b is not None}
+    observed = asyncio.run(
+        observe(
+            setup.config,
+            setup.targets,
+            limits=limits,
+            evidence=evidence,
+            kinds=kinds,
+            confirm=unexpected,
+            allow_private=allow_private,
+            profiles=profiles,
+        )
+    )
+    report = Report("check", targets=len(setup.targets))
+    rows: list[Observed] = []
+    for target, observations in zip(setup.targets, observed, strict=True):
+        rows += observed_rows(target, observations)
+        report.resources += resources_of(target, observations)
+        report.findings += compare(target, setup.baselines[target.url], observations, evidence)
+    failing = report.failing(fail_on)
+    evidence.finish_run(
+        run_id,
+        targets=len(setup.targets),
+        observed=rows,
+        findings=report.findings,
+        exit_code=1 if failing else 0,
+    )
+    evidence.close()
+    errors: list[str] = []
+    if failing and channels:
+        from sri_guard.notify import send
+
+        errors = send(channels, report, report.sorted_findings()[: len(failing)])
+    return report, errors
