@@ -355,6 +355,21 @@ def history_command(
         _write(history.run(config, state, target, limit), None)
 
 
+@app.command("demo")
+def demo_command(
+    directory: Annotated[
+        Path, typer.Option("--dir", help="Where the demo writes its config, baselines and state.")
+    ] = Path("sri-guard-demo"),
+    debug: DebugOpt = False,
+) -> None:
+    """Replay the 2020 TaskRouter SDK tampering on loopback: pin, check, tamper, check."""
+    with _errors(debug):
+        from sri_guard.commands import demo
+
+        ok = demo.run(directory, typer.echo)
+        raise typer.Exit(0 if ok else 1)
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

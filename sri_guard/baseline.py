@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+from sri_guard import sri
 from sri_guard.errors import BaselineError
 
 SCHEMA = 1
@@ -65,6 +66,15 @@ class Pinned:
         if profile is not None and profile in self.by_profile:
             return self.by_profile[profile]
         return self.integrity
+
+    def approves(self, profile: str | None, digests: Mapping[str, bytes]) -> bool:
+        """Whether bytes with these digests are approved for a profile. Each approved value
+        is compared in its own algorithm, so a vendor's published sha256 can be pinned."""
+        return any(
+            entry.digest == digests.get(entry.algorithm)
+            for value in self.approved(profile)
+            for entry in sri.parse(value).entries
+        )
 
     @property
     def varies(self) -> bool:

@@ -153,7 +153,7 @@ class Comparer:
             return
         url = pinned.url
         policy = self.target.policy_for(url)
-        unexpected = [s for s in served if s.integrity not in pinned.approved(s.profile)]
+        unexpected = [s for s in served if not pinned.approves(s.profile, s.result.digests)]
         if not unexpected:
             return
         expected_all = pinned.approved(unexpected[0].profile)
@@ -166,10 +166,8 @@ class Comparer:
             profiles = [s.profile for s in group]
             who = _who(profiles, everyone)
             confirms = [s.confirm for s in group if s.confirm is not None]
-            flapping = any(
-                c.integrity("sha384") in pinned.approved(group[0].profile) for c in confirms
-            )
-            unstable = any(c.integrity("sha384") not in (value, *expected_all) for c in confirms)
+            flapping = any(pinned.approves(group[0].profile, c.digests) for c in confirms)
+            unstable = any(c.integrity("sha384") != value for c in confirms)
             if divergent:
                 rule = "profile-divergence"
                 others = ", ".join(s.profile for s in matching)

@@ -22,8 +22,8 @@ from sri_guard.survey import Survey, Surveyor
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
 _FILE_SUFFIXES = (".js", ".mjs", ".cjs", ".css", ".map", ".json", ".wasm")
 
-ConfirmFor = Callable[[Target, str, str, str], bool]
-"""(target, profile, url, served integrity) -> True when the value is unexpected."""
+ConfirmFor = Callable[[Target, str, str, FetchResult], bool]
+"""(target, profile, url, response) -> True when the bytes served are unexpected."""
 
 
 @dataclass(slots=True)
@@ -92,7 +92,7 @@ class Observer:
                 check = self.confirm
 
                 def confirm(url: str, result: FetchResult) -> bool:
-                    return check(target, profile.name, url, result.integrity("sha384"))
+                    return check(target, profile.name, url, result)
 
             surveyor = Surveyor(
                 self.fetcher,
@@ -138,9 +138,7 @@ class Observer:
             return obs
         obs.kind = "file"
         obs.file = self._keep(result)
-        if self.confirm is not None and self.confirm(
-            target, profile.name, target.url, result.integrity("sha384")
-        ):
+        if self.confirm is not None and self.confirm(target, profile.name, target.url, result):
             try:
                 second = await self.fetcher.fetch(
                     target.url, headers=headers, keep_body=True, allow_private=True

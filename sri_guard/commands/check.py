@@ -13,7 +13,7 @@ from sri_guard.commands.pin import observed_rows, resources_of
 from sri_guard.compare import compare
 from sri_guard.config import Target
 from sri_guard.evidence import Evidence, Observed
-from sri_guard.fetch import Limits
+from sri_guard.fetch import FetchResult, Limits
 from sri_guard.model import Report
 from sri_guard.observe import observe
 from sri_guard.rules import Severity
@@ -41,12 +41,12 @@ def run(
     evidence = Evidence(setup.config.state)
     run_id = evidence.start_run("check")
 
-    def unexpected(target: Target, profile: str, url: str, integrity: str) -> bool:
+    def unexpected(target: Target, profile: str, url: str, result: FetchResult) -> bool:
         b = setup.baselines.get(target.url)
         if b is None:
             return False
         pinned = b.file if b.kind == "file" else b.resource(url)
-        return pinned is not None and integrity not in pinned.approved(profile)
+        return pinned is not None and not pinned.approves(profile, result.digests)
 
     kinds = {url: b.kind for url, b in setup.baselines.items() if b is not None}
     observed = asyncio.run(
