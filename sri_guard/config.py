@@ -136,7 +136,7 @@ _TARGET_KEYS = {
     "resource",
 }
 _RESOURCE_KEYS = {"url", "policy", "owner", "justification"}
-_PROFILE_KEYS = {"user_agent", "accept_language", "headers", "base"}
+_PROFILE_KEYS = {"user_agent", "accept_language", "headers", "base", "impersonate"}
 
 
 class _Lines:
@@ -370,13 +370,17 @@ def _profiles(raw: Any, fail: Any, lines: _Lines) -> dict[str, Profile]:
             raise fail(f"[profile.{name}] headers must be a table of strings", line)
         user_agent = spec.get("user_agent", base.user_agent)
         language = spec.get("accept_language", base.accept_language)
+        impersonate = spec.get("impersonate", base.impersonate)
         if not isinstance(user_agent, str) or not isinstance(language, str):
             raise fail(f"[profile.{name}] user_agent and accept_language must be strings", line)
+        if impersonate is not None and not isinstance(impersonate, str):
+            raise fail(f"[profile.{name}] impersonate must be a curl_cffi target name", line)
         result[name] = Profile(
             name,
             user_agent,
             base.hints if "user_agent" not in spec else (),
             language,
             tuple((k.lower(), v) for k, v in headers.items()),
+            impersonate,
         )
     return result

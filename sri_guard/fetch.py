@@ -29,7 +29,7 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 
 from sri_guard.decode import SUPPORTED, DecodeError, decoder_for
-from sri_guard.errors import FetchError
+from sri_guard.errors import FetchError, SriGuardError
 from sri_guard.sri import ALGORITHMS, MultiHasher, format_entry
 
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
@@ -164,6 +164,7 @@ class Fetcher:
         self._global = asyncio.Semaphore(self.limits.concurrency)
         self._hosts: dict[str, asyncio.Semaphore] = {}
         self._client: httpx.AsyncClient | None = None
+        self._impersonating: dict[str, httpx.AsyncClient] = {}
 
     async def __aenter__(self) -> Fetcher:
         timeout = httpx.Timeout(self.limits.deadline, connect=self.limits.connect_timeout)
@@ -193,6 +194,38 @@ class Fetcher:
         if self._client is not None:
             await self._client.__aexit__(exc_type, exc, tb)
             self._client = None
+        for client in self._impersonating.values():
+            await client.__aexit__(exc_type, exc, tb)
+        self._impersonating.clear()
+
+    async def _client_for(self, impersonate: str | None) -> httpx.AsyncClient:
+        """The shared client, or one presenting a real browser's TLS and HTTP/2 handshake
+        (curl_cffi's impersonation; the optional `impersonate` extra)."""
+        if impersonate is None:
+            assert self._client is not None
+            return self._client
+        client = self._impersonating.get(impersonate)
+        if client is None:
+            try:
+                from httpx_curl_cffi import AsyncCurlTransport
+            except ImportError:
+                raise SriGuardError(
+                    f"impersonating {impersonate!r} needs the optional extra: "
+                    "pip install 'sri-guard[impersonate]'"
+                ) from None
+            transport = AsyncCurlTransport(
+                impersonate=impersonate,  # type: ignore[arg-type]
+                default_headers=False,  # the profile sets every header itself
+                verify=self._verify,
+            )
+            client = httpx.AsyncClient(
+                transport=transport,
+                timeout=httpx.Timeout(self.limits.deadline, connect=self.limits.connect_timeout),
+                follow_redirects=False,
+            )
+            await client.__aenter__()
+            self._impersonating[impersonate] = client
+        return client
 
     def _ssl_context(self) -> ssl.SSLContext:
         return httpx.create_ssl_context(verify=self._verify, trust_env=True)
@@ -204,8 +237,12 @@ class Fetcher:
         headers: Mapping[str, str] | None = None,
         keep_body: bool = False,
         allow_private: bool | None = None,
+        impersonate: str | None = None,
     ) -> FetchResult:
-        """Fetch `url` completely and hash its decoded body; raise FetchError otherwise."""
+        """Fetch `url` completely and hash its decoded body; raise FetchError otherwise.
+
+        `impersonate` names a curl_cffi browser target (e.g. "chrome", "safari_ios") whose
+        TLS and HTTP/2 handshake the request presents."""
         if self._client is None:
             raise RuntimeError("Fetcher used outside 'async with'")
         allow = self.allow_private if allow_private is None else allow_private
@@ -213,15 +250,21 @@ class Fetcher:
         deadline = self.limits.deadline
         started = time.monotonic()
         async with self._global, self._host_slot(host):
+            client = await self._client_for(impersonate)
             try:
                 async with asyncio.timeout(deadline):
                     return await self._fetch_with_retries(
-                        url, headers or {}, keep_body, allow, started
+                        client, url, headers or {}, keep_body, allow, started
                     )
             except TimeoutError:
                 raise FetchError(
                     url, f"no complete response within the {deadline:g} s deadline"
                 ) from None
+            except (FetchError, asyncio.CancelledError):
+                raise
+            except Exception as exc:
+                # A transport raised something of its own (curl_cffi does): still one line.
+                raise FetchError(url, f"{type(exc).__name__}: {_describe(exc)}") from None
 
     def _host_slot(self, host: str) -> asyncio.Semaphore:
         slot = self._hosts.get(host)
@@ -231,6 +274,7 @@ class Fetcher:
 
     async def _fetch_with_retries(
         self,
+        client: httpx.AsyncClient,
         url: str,
         headers: Mapping[str, str],
         keep_body: bool,
@@ -240,7 +284,7 @@ class Fetcher:
         attempt = 0
         while True:
             try:
-                return await self._fetch_once(url, headers, keep_body, allow_private)
+                return await self._fetch_once(client, url, headers, keep_body, allow_private)
             except _Retry as retry:
                 if attempt >= self.limits.retries:
                     raise FetchError(url, retry.reason) from None
@@ -257,12 +301,12 @@ class Fetcher:
 
     async def _fetch_once(
         self,
+        client: httpx.AsyncClient,
         url: str,
         headers: Mapping[str, str],
         keep_body: bool,
         allow_private: bool,
     ) -> FetchResult:
-        assert self._client is not None
         chain: list[str] = []
         current = url
         request_headers = {"accept-encoding": ", ".join(SUPPORTED), **headers}
@@ -282,11 +326,11 @@ class Fetcher:
                     "(a page may not point sri-guard there; use --allow-private to permit)",
                 )
             try:
-                request = self._client.build_request("GET", current, headers=request_headers)
+                request = client.build_request("GET", current, headers=request_headers)
             except (httpx.InvalidURL, httpx.UnsupportedProtocol, ValueError) as exc:
                 raise FetchError(url, f"invalid URL: {exc}") from None
             try:
-                response = await self._client.send(request, stream=True)
+                response = await client.send(request, stream=True)
             except httpx.TimeoutException as exc:
                 # httpx-aiohttp maps every aiohttp connection error (TLS included) to
                 # ConnectTimeout: tell them apart by the original exception.
@@ -334,7 +378,8 @@ class Fetcher:
                         f"HTTP {response.status_code} {response.reason_phrase}".rstrip()
                         + (f" at {current}" if chain else ""),
                     )
-                return await self._read_body(url, current, chain, response, keep_body)
+                decoded = client is not self._client  # curl removes content codings itself
+                return await self._read_body(url, current, chain, response, keep_body, decoded)
             finally:
                 await response.aclose()
 
@@ -345,6 +390,7 @@ class Fetcher:
         chain: list[str],
         response: httpx.Response,
         keep_body: bool,
+        decoded: bool = False,
     ) -> FetchResult:
         max_bytes = self.limits.max_bytes
         hasher = MultiHasher(ALGORITHMS)
@@ -352,7 +398,7 @@ class Fetcher:
         size = 0
         received = 0
         try:
-            decoder = decoder_for(response.headers.get("content-encoding"))
+            decoder = decoder_for(None if decoded else response.headers.get("content-encoding"))
         except DecodeError as exc:
             raise FetchError(url, str(exc)) from None
 
@@ -381,7 +427,8 @@ class Fetcher:
                 url, f"connection cut mid-body after {received:,} bytes ({_describe(exc)})"
             ) from None
         declared = response.headers.get("content-length")
-        if declared is not None and declared.strip().isdigit() and int(declared) != received:
+        # (curl counts and checks the encoded bytes itself, and reports a short body.)
+        if not decoded and declared and declared.strip().isdigit() and int(declared) != received:
             raise FetchError(
                 url, f"truncated: Content-Length is {int(declared):,}, received {received:,} bytes"
             )

@@ -126,7 +126,11 @@ class Observer:
         headers = request_headers(profile, destination)  # type: ignore[arg-type]
         try:
             result = await self.fetcher.fetch(
-                target.url, headers=headers, keep_body=True, allow_private=True
+                target.url,
+                headers=headers,
+                keep_body=True,
+                allow_private=True,
+                impersonate=profile.impersonate,
             )
         except FetchError as exc:
             obs.error = exc.reason
@@ -141,7 +145,11 @@ class Observer:
         if self.confirm is not None and self.confirm(target, profile.name, target.url, result):
             try:
                 second = await self.fetcher.fetch(
-                    target.url, headers=headers, keep_body=True, allow_private=True
+                    target.url,
+                    headers=headers,
+                    keep_body=True,
+                    allow_private=True,
+                    impersonate=profile.impersonate,
                 )
                 obs.confirm = self._keep(second)
             except FetchError:

@@ -6,6 +6,7 @@ stylesheet (User-Agent, Accept, Accept-Language, Accept-Encoding, Sec-Fetch-*, c
 where that browser sends them), with the embedding page as Referer and no cookies. It does
 not imitate the TLS or HTTP/2 handshake (see README: "Client profiles"). Accept-Encoding
 omits zstd, which current browsers also offer, because we remove only gzip, deflate and br.
+The `-tls` profiles add the browser's TLS and HTTP/2 handshake through curl_cffi.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ class Profile:
     """The Accept-Language header."""
     extra: tuple[tuple[str, str], ...] = field(default=())
     """User-defined headers added to every request of this profile."""
+    impersonate: str | None = None
+    """curl_cffi browser target whose TLS/HTTP2 handshake requests present (None: Python's)."""
 
 
 def _chrome_hints(mobile: bool, platform: str) -> tuple[tuple[str, str], ...]:
@@ -64,7 +67,15 @@ BUILTIN: dict[str, Profile] = {
         _chrome_hints(True, "Android"),
     ),
 }
-"""The built-in profiles; the default set is all three, so mobile-only tampering is seen."""
+BUILTIN["desktop-tls"] = Profile(
+    "desktop-tls", BUILTIN["desktop"].user_agent, BUILTIN["desktop"].hints, impersonate="chrome"
+)
+BUILTIN["iphone-tls"] = Profile(
+    "iphone-tls", BUILTIN["iphone"].user_agent, (), impersonate="safari_ios"
+)
+"""The built-in profiles; the default set is desktop, iphone and android, so mobile-only
+tampering is seen. The `-tls` variants also present the browser's own TLS and HTTP/2
+handshake (optional extra `sri-guard[impersonate]`)."""
 
 DEFAULT_PROFILES: tuple[str, ...] = ("desktop", "iphone", "android")
 

@@ -163,7 +163,9 @@ class Surveyor:
     async def fetch_page(self, url: str) -> FetchResult:
         """Fetch a document as this profile's browser would navigate to it."""
         headers = request_headers(self.profile, "document")
-        return await self.fetcher.fetch(url, headers=headers, keep_body=True, allow_private=True)
+        return await self.fetcher.fetch(
+            url, headers=headers, keep_body=True, allow_private=True, impersonate=self._imitate
+        )
 
     async def _survey_url(self, url: str) -> Survey:
         try:
@@ -246,9 +248,17 @@ class Surveyor:
 
     async def _fetch(self, url: str, headers: Mapping[str, str], private_ok: bool) -> FetchResult:
         result = await self.fetcher.fetch(
-            url, headers=headers, keep_body=self.keep_bodies, allow_private=private_ok
+            url,
+            headers=headers,
+            keep_body=self.keep_bodies,
+            allow_private=private_ok,
+            impersonate=self._imitate,
         )
         return self.on_result(result) if self.on_result is not None else result
+
+    @property
+    def _imitate(self) -> str | None:
+        return self.profile.impersonate if self.profile is not None else None
 
     def _headers(self, ref: Reference, page_url: str) -> Mapping[str, str]:
         headers = request_headers(

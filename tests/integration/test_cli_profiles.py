@@ -96,3 +96,29 @@ def test_profiles_can_be_chosen_and_defined(run, tmp_path: Path, server: Server)
     seen = [h for p, h in server.requests if p == "/sdk.js"]
     assert {h["user-agent"] for h in seen if h.get("x-kiosk") == "1"} == {"KioskBrowser/1.0"}
     assert len(seen) == 2
+
+
+def test_tls_impersonating_profile_fetches_and_keeps_limits(
+    run, tmp_path: Path, server: Server
+) -> None:  # type: ignore[no-untyped-def]
+    import gzip
+
+    from tests import servers
+
+    server.route(
+        "/sdk.js",
+        gzip.compress(SDK),
+        headers={"Content-Encoding": "gzip", "Content-Type": "application/javascript"},
+    )
+    server.route("/cut.js", handler=servers.truncated(b"x" * 100, 1000))
+    (tmp_path / "sri-guard.toml").write_text(
+        'profiles = ["desktop-tls"]\n'
+        f'[[target]]\nurl = "{server.url("/sdk.js")}"\n[[target]]\nurl = "{server.url("/cut.js")}"\n'
+    )
+    r = run("pin", "-f", "json", "--timeout", "5")
+    doc = json.loads(r.stdout)
+    [good] = [x for x in doc["resources"] if x["url"].endswith("/sdk.js")]
+    assert good["size"] == len(SDK) and good["profile"] == "desktop-tls"
+    [failed] = doc["findings"]
+    assert failed["rule"] == "fetch-failed" and failed["url"].endswith("/cut.js")
+    assert "Chrome/" in next(h["user-agent"] for p, h in server.requests if p == "/sdk.js")
