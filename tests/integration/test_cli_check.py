@@ -183,3 +183,22 @@ def test_owner_and_justification_are_preserved(run, tmp_path: Path, server: Serv
     after = json.loads(path.read_text())
     assert after["file"]["owner"] == "payments-team"
     assert after["file"]["justification"] == "Twilio TaskRouter for the support widget"
+
+
+def test_redirect_changed(run, tmp_path: Path, server: Server, cdn: Server) -> None:  # type: ignore[no-untyped-def]
+    cdn.route("/v1/sdk.js", SDK, content_type="application/javascript")
+    cdn.route("/v2/sdk.js", SDK, content_type="application/javascript")
+    server.route("/sdk.js", handler=servers.redirect(cdn.url("/v1/sdk.js")))
+    write_config(tmp_path, f'[[target]]\nurl = "{server.url("/sdk.js")}"\n')
+    assert run("pin").code == 0
+    doc = json.loads(next((tmp_path / "baselines").glob("*.json")).read_text())
+    assert doc["file"]["final_url"] == cdn.url("/v1/sdk.js")
+    assert doc["file"]["redirects"] == [server.url("/sdk.js")]
+    assert run("check").code == 0
+    # Same bytes, but now served from somewhere else.
+    server.route("/sdk.js", handler=servers.redirect(cdn.url("/v2/sdk.js")))
+    r = run("check", "-f", "json")
+    assert r.code == 1
+    [f] = report(r)["findings"]
+    assert f["rule"] == "redirect-changed"
+    assert (f["expected"], f["actual"]) == (cdn.url("/v1/sdk.js"), cdn.url("/v2/sdk.js"))
