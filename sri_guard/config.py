@@ -144,16 +144,15 @@ class _Lines:
 
     def __init__(self, text: str) -> None:
         self.lines = text.splitlines()
+        self._tables: dict[str, list[int]] = {}
+        header = re.compile(r"^\s*\[\[\s*([^\]\s]+)\s*\]\]")
+        for n, line in enumerate(self.lines, 1):
+            if match := header.match(line):
+                self._tables.setdefault(match.group(1), []).append(n)
 
     def table(self, header: str, index: int) -> int | None:
-        pattern = re.compile(r"^\s*\[\[\s*" + re.escape(header) + r"\s*\]\]")
-        seen = -1
-        for n, line in enumerate(self.lines, 1):
-            if pattern.match(line):
-                seen += 1
-                if seen == index:
-                    return n
-        return None
+        found = self._tables.get(header, [])
+        return found[index] if index < len(found) else None
 
     def key(self, key: str, after: int | None = None) -> int | None:
         pattern = re.compile(r"^\s*" + re.escape(key) + r"\s*=")

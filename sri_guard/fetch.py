@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import http.cookiejar
 import ipaddress
 import socket
 import ssl
@@ -23,7 +24,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import urljoin, urlsplit
 
 import httpx
@@ -77,7 +78,7 @@ class FetchResult:
     size: int
     """Body length after content codings are removed."""
     digests: Mapping[str, bytes] = field(repr=False)
-    """Digest of the decoded body, per algorithm in `ALGORITHMS`."""
+    """Digest of the decoded body, per algorithm asked for (always includes sha384)."""
     body: bytes | None = field(default=None, repr=False)
     """The decoded body, when the caller asked to keep it."""
 
@@ -136,6 +137,17 @@ def _retry_after(value: str | None, now: float) -> float | None:
     return max(0.0, when.timestamp() - now)
 
 
+class _NoCookies(http.cookiejar.CookieJar):
+    """A jar that never keeps a cookie: every request is a first visit (no tracking state
+    carried between fetches), and the per-response cookie parsing costs nothing."""
+
+    def extract_cookies(self, response: Any, request: Any) -> None:
+        return None
+
+    def set_cookie(self, cookie: http.cookiejar.Cookie) -> None:
+        return None
+
+
 class _Retry(Exception):
     """Internal: a transient failure worth another attempt."""
 
@@ -165,6 +177,7 @@ class Fetcher:
         self._hosts: dict[str, asyncio.Semaphore] = {}
         self._client: httpx.AsyncClient | None = None
         self._impersonating: dict[str, httpx.AsyncClient] = {}
+        self._timeout: dict[str, float | None] = {}
 
     async def __aenter__(self) -> Fetcher:
         timeout = httpx.Timeout(self.limits.deadline, connect=self.limits.connect_timeout)
@@ -179,8 +192,13 @@ class Fetcher:
             transport = AiohttpTransport(verify=self._ssl_context(), limits=limits)
         else:
             transport = httpx.AsyncHTTPTransport(verify=self._ssl_context(), limits=limits)
+        self._timeout = timeout.as_dict()
         self._client = httpx.AsyncClient(
-            transport=transport, timeout=timeout, follow_redirects=False, trust_env=True
+            transport=transport,
+            timeout=timeout,
+            follow_redirects=False,
+            trust_env=True,  # proxies from the environment, as curl and browsers honour them
+            cookies=httpx.Cookies(_NoCookies()),
         )
         await self._client.__aenter__()
         return self
@@ -222,6 +240,7 @@ class Fetcher:
                 transport=transport,
                 timeout=httpx.Timeout(self.limits.deadline, connect=self.limits.connect_timeout),
                 follow_redirects=False,
+                cookies=httpx.Cookies(_NoCookies()),
             )
             await client.__aenter__()
             self._impersonating[impersonate] = client
@@ -238,13 +257,17 @@ class Fetcher:
         keep_body: bool = False,
         allow_private: bool | None = None,
         impersonate: str | None = None,
+        algorithms: tuple[str, ...] = ALGORITHMS,
     ) -> FetchResult:
         """Fetch `url` completely and hash its decoded body; raise FetchError otherwise.
 
+        `algorithms` are the digests computed (all three by default; hashing is most of the
+        CPU time of a large check, so callers that know what they compare ask for less).
         `impersonate` names a curl_cffi browser target (e.g. "chrome", "safari_ios") whose
         TLS and HTTP/2 handshake the request presents."""
         if self._client is None:
             raise RuntimeError("Fetcher used outside 'async with'")
+        algorithms = tuple(dict.fromkeys(("sha384", *algorithms)))
         allow = self.allow_private if allow_private is None else allow_private
         host = urlsplit(url).hostname or ""
         deadline = self.limits.deadline
@@ -254,7 +277,7 @@ class Fetcher:
             try:
                 async with asyncio.timeout(deadline):
                     return await self._fetch_with_retries(
-                        client, url, headers or {}, keep_body, allow, started
+                        client, url, headers or {}, (keep_body, algorithms), allow, started
                     )
             except TimeoutError:
                 raise FetchError(
@@ -277,14 +300,14 @@ class Fetcher:
         client: httpx.AsyncClient,
         url: str,
         headers: Mapping[str, str],
-        keep_body: bool,
+        body: tuple[bool, tuple[str, ...]],
         allow_private: bool,
         started: float,
     ) -> FetchResult:
         attempt = 0
         while True:
             try:
-                return await self._fetch_once(client, url, headers, keep_body, allow_private)
+                return await self._fetch_once(client, url, headers, body, allow_private)
             except _Retry as retry:
                 if attempt >= self.limits.retries:
                     raise FetchError(url, retry.reason) from None
@@ -304,7 +327,7 @@ class Fetcher:
         client: httpx.AsyncClient,
         url: str,
         headers: Mapping[str, str],
-        keep_body: bool,
+        body: tuple[bool, tuple[str, ...]],
         allow_private: bool,
     ) -> FetchResult:
         chain: list[str] = []
@@ -326,7 +349,11 @@ class Fetcher:
                     "(a page may not point sri-guard there; use --allow-private to permit)",
                 )
             try:
-                request = client.build_request("GET", current, headers=request_headers)
+                # Built directly, not by client.build_request: no client defaults or cookies
+                # to merge, which matters when thousands of files are checked.
+                request = httpx.Request(
+                    "GET", current, headers=request_headers, extensions={"timeout": self._timeout}
+                )
             except (httpx.InvalidURL, httpx.UnsupportedProtocol, ValueError) as exc:
                 raise FetchError(url, f"invalid URL: {exc}") from None
             try:
@@ -379,7 +406,7 @@ class Fetcher:
                         + (f" at {current}" if chain else ""),
                     )
                 decoded = client is not self._client  # curl removes content codings itself
-                return await self._read_body(url, current, chain, response, keep_body, decoded)
+                return await self._read_body(url, current, chain, response, *body, decoded)
             finally:
                 await response.aclose()
 
@@ -390,10 +417,11 @@ class Fetcher:
         chain: list[str],
         response: httpx.Response,
         keep_body: bool,
+        algorithms: tuple[str, ...],
         decoded: bool = False,
     ) -> FetchResult:
         max_bytes = self.limits.max_bytes
-        hasher = MultiHasher(ALGORITHMS)
+        hasher = MultiHasher(algorithms)
         body = bytearray() if keep_body else None
         size = 0
         received = 0

@@ -22,6 +22,8 @@ from sri_guard.survey import Survey, Surveyor
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
 _FILE_SUFFIXES = (".js", ".mjs", ".cjs", ".css", ".map", ".json", ".wasm")
 
+AlgorithmsFor = Callable[[Target], tuple[str, ...]]
+"""target -> the digests a file target's bytes are compared in (sha384 is always added)."""
 ConfirmFor = Callable[[Target, str, str, FetchResult], bool]
 """(target, profile, url, response) -> True when the bytes served are unexpected."""
 
@@ -63,8 +65,10 @@ class Observer:
         confirm: ConfirmFor | None = None,
         allow_private: bool = False,
         profiles: Sequence[str] | None = None,
+        algorithms: AlgorithmsFor | None = None,
     ) -> None:
         self.config = config
+        self.algorithms = algorithms
         self.fetcher = fetcher
         self.evidence = evidence
         self.kinds = dict(kinds or {})
@@ -124,6 +128,9 @@ class Observer:
         as_file = kind == "file" or (kind == "auto" and _guess_file(target.url))
         destination = "file" if as_file else "document"
         headers = request_headers(profile, destination)  # type: ignore[arg-type]
+        # Only what will be compared is hashed: for thousands of files, hashing is most
+        # of the work. A page's subresources are always hashed in every algorithm.
+        algorithms = self.algorithms(target) if self.algorithms is not None else ("sha384",)
         try:
             result = await self.fetcher.fetch(
                 target.url,
@@ -131,6 +138,7 @@ class Observer:
                 keep_body=True,
                 allow_private=True,
                 impersonate=profile.impersonate,
+                algorithms=algorithms,
             )
         except FetchError as exc:
             obs.error = exc.reason
@@ -150,6 +158,7 @@ class Observer:
                     keep_body=True,
                     allow_private=True,
                     impersonate=profile.impersonate,
+                    algorithms=algorithms,
                 )
                 obs.confirm = self._keep(second)
             except FetchError:
@@ -167,6 +176,7 @@ async def observe(
     confirm: ConfirmFor | None = None,
     allow_private: bool = False,
     profiles: Sequence[str] | None = None,
+    algorithms: AlgorithmsFor | None = None,
 ) -> list[list[Observation]]:
     """Fetch every target under each profile; one list of observations per target."""
     async with Fetcher(limits) as fetcher:
@@ -178,5 +188,6 @@ async def observe(
             confirm=confirm,
             allow_private=allow_private,
             profiles=profiles,
+            algorithms=algorithms,
         )
         return await observer.observe(targets)

@@ -48,6 +48,14 @@ def run(
         pinned = b.file if b.kind == "file" else b.resource(url)
         return pinned is not None and not pinned.approves(profile, result.digests)
 
+    def algorithms(target: Target) -> tuple[str, ...]:
+        """sha384, plus whatever algorithms the approved values of a file use."""
+        b = setup.baselines.get(target.url)
+        if b is None or b.file is None:
+            return ("sha384",)
+        values = [*b.file.integrity, *(v for vs in b.file.by_profile.values() for v in vs)]
+        return tuple(dict.fromkeys(["sha384", *(v.split("-", 1)[0] for v in values)]))
+
     kinds = {url: b.kind for url, b in setup.baselines.items() if b is not None}
     observed = asyncio.run(
         observe(
@@ -59,6 +67,7 @@ def run(
             confirm=unexpected,
             allow_private=allow_private,
             profiles=profiles,
+            algorithms=algorithms,
         )
     )
     report = Report("check", targets=len(setup.targets))
