@@ -118,7 +118,9 @@ def run_size(count: int, profiles: list[str], sri_guard: str) -> dict[str, float
         curl_config.write_text("\n".join(lines) + "\n")
         start = time.perf_counter()
         subprocess.run(
-            ["curl", "--parallel", "--parallel-max", "64", "-s", "-K", str(curl_config)], check=True
+            ["curl", "--parallel", "--parallel-max", "64", "-s", "-K", str(curl_config)],
+            check=True,
+            stderr=subprocess.DEVNULL,
         )
         files = [str(f) for f in sorted(out.rglob("*.js"))]
         for i in range(0, len(files), 2000):

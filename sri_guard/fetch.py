@@ -15,6 +15,7 @@ The server is otherwise untrusted: its Content-Length, codings and redirects are
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import email.utils
 import http.cookiejar
 import ipaddress
@@ -34,6 +35,7 @@ from sri_guard.errors import FetchError, SriGuardError
 from sri_guard.sri import ALGORITHMS, MultiHasher, format_entry
 
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_KEPT_HEADERS = frozenset({"content-type", "content-length", "content-encoding", "etag"})
 _RETRY_STATUSES = frozenset({429, 502, 503, 504})
 
 Transport = Literal["aiohttp", "httpx"]
@@ -92,6 +94,12 @@ class FetchResult:
     def content_type(self) -> str:
         """The media type, lower-cased, without parameters ('' if none)."""
         return (self.header("content-type") or "").split(";", 1)[0].strip().lower()
+
+    def slim(self) -> FetchResult:
+        """The result without its body and with only the headers later stages read, so a
+        check of thousands of files keeps little per response."""
+        kept = tuple((k, v) for k, v in self.headers if k in _KEPT_HEADERS)
+        return dataclasses.replace(self, headers=kept, body=None)
 
     def integrity(self, algorithm: str = "sha384") -> str:
         """The SRI value of the bytes served, for one algorithm."""

@@ -87,6 +87,10 @@ class Observer:
             self.evidence.store(result.integrity("sha384"), result.body)
         return dataclasses.replace(result, body=None)
 
+    def _keep_file(self, result: FetchResult) -> FetchResult:
+        """As `_keep`, for a file target: its headers are not compared, so they go too."""
+        return self._keep(result).slim()
+
     def _surveyor(self, target: Target, profile: Profile) -> Surveyor:
         key = (target.url, profile.name)
         surveyor = self._surveyors.get(key)
@@ -109,18 +113,22 @@ class Observer:
         return surveyor
 
     async def observe(self, targets: Sequence[Target]) -> list[list[Observation]]:
-        """Observations per target (in order), one per profile."""
-        jobs = [
-            [self._observe_one(t, self.config.profile(p)) for p in self.profiles_of(t)]
-            for t in targets
-        ]
-        flat = await asyncio.gather(*(job for group in jobs for job in group))
-        out: list[list[Observation]] = []
-        i = 0
-        for group in jobs:
-            out.append(list(flat[i : i + len(group)]))
-            i += len(group)
-        return out
+        """Observations per target (in order), one per profile.
+
+        A fixed pool of workers takes (target, profile) jobs in order, so memory stays flat
+        however many targets there are (a task per job would hold thousands of frames)."""
+        slots: list[list[Observation | None]] = [[None] * len(self.profiles_of(t)) for t in targets]
+        jobs = iter(
+            [(i, j, t, p) for i, t in enumerate(targets) for j, p in enumerate(self.profiles_of(t))]
+        )
+
+        async def worker() -> None:
+            for i, j, target, profile in jobs:
+                slots[i][j] = await self._observe_one(target, self.config.profile(profile))
+
+        workers = min(self.fetcher.limits.concurrency, sum(len(s) for s in slots)) or 1
+        await asyncio.gather(*(worker() for _ in range(workers)))
+        return [[o for o in group if o is not None] for group in slots]
 
     async def _observe_one(self, target: Target, profile: Profile) -> Observation:
         obs = Observation(target, profile.name)
@@ -149,7 +157,7 @@ class Observer:
             obs.survey = await self._surveyor(target, profile).survey_fetched(target.url, result)
             return obs
         obs.kind = "file"
-        obs.file = self._keep(result)
+        obs.file = self._keep_file(result)
         if self.confirm is not None and self.confirm(target, profile.name, target.url, result):
             try:
                 second = await self.fetcher.fetch(
@@ -160,7 +168,7 @@ class Observer:
                     impersonate=profile.impersonate,
                     algorithms=algorithms,
                 )
-                obs.confirm = self._keep(second)
+                obs.confirm = self._keep_file(second)
             except FetchError:
                 obs.confirm = None
         return obs

@@ -222,6 +222,11 @@ class Surveyor:
             survey.findings.extend(
                 judge(ref, page_url, fetched.result, policy=policy, map_integrity=from_map)
             )
+            # Judged: the CORS headers have been read; keep only what later stages use.
+            if fetched.result is not None:
+                fetched.result = fetched.result.slim()
+            if fetched.confirm is not None:
+                fetched.confirm = fetched.confirm.slim()
         return survey
 
     async def _fetch_ref(
