@@ -10,6 +10,7 @@ change. Policies: `pin` (the bytes must be one of the approved values) or `allow
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -79,6 +80,7 @@ class Comparer:
         self.baseline = baseline
         self.evidence = evidence
         self.findings: list[Finding] = []
+        self._seen: dict[tuple[str, str, str | None, str], list[str]] = {}
 
     def run(self, observations: Sequence[Observation]) -> list[Finding]:
         """All findings for the target."""
@@ -96,7 +98,7 @@ class Comparer:
         ok = [o for o in observations if o.error is None]
         for o in ok:
             if o.survey is not None:
-                self._add_unique(o.survey.findings, o.profile, everyone)
+                self._add_unique(o.survey.findings, o.profile)
         if self.baseline is None:
             self.findings.append(
                 Finding(
@@ -105,39 +107,38 @@ class Comparer:
                     "no baseline yet: run `sri-guard pin` and commit the baselines",
                 )
             )
-            return self.findings
+            return self._finish(everyone)
         if self.baseline.kind == "file":
             assert self.baseline.file is not None
+            # (The observer fetches a target as the kind its baseline records.)
             served = [Served(o.profile, o.file, o.confirm) for o in ok if o.file is not None]
-            pages = [o for o in ok if o.kind == "page"]
-            if pages and not served:
-                self.findings.append(
-                    Finding(
-                        "content-changed",
-                        self.target.url,
-                        "was pinned as a file but is now served as an HTML page",
-                        actual=pages[0].survey.page.integrity()
-                        if pages[0].survey and pages[0].survey.page
-                        else None,
-                    )
-                )
             self._bytes(self.baseline.file, served, None, everyone, "file")
             self._redirects(self.baseline.file, served, None)
-            return self.findings
+            return self._finish(everyone)
         self._page(ok, everyone)
-        return self.findings
+        return self._finish(everyone)
 
-    def _add_unique(
-        self, findings: Iterable[Finding], profile: str, everyone: Sequence[str]
-    ) -> None:
-        seen = {(f.rule, f.url, f.page, f.message) for f in self.findings}
+    def _add_unique(self, findings: Iterable[Finding], profile: str) -> None:
+        """Add what one profile saw; the same finding seen by several profiles is kept once,
+        and `_finish` names the profiles when not all of them saw it."""
         for f in findings:
             if f.rule == "fetch-failed" and f.url == self.target.url:
-                continue
+                continue  # already reported once per profile from the observation
             key = (f.rule, f.url, f.page, f.message)
-            if key not in seen:
-                seen.add(key)
+            if key in self._seen:
+                self._seen[key].append(profile)
+            else:
+                self._seen[key] = [profile]
                 self.findings.append(f)
+
+    def _finish(self, everyone: Sequence[str]) -> list[Finding]:
+        def named(f: Finding) -> Finding:
+            profiles = self._seen.get((f.rule, f.url, f.page, f.message))
+            if profiles is None or f.profile is not None:
+                return f
+            return dataclasses.replace(f, profile=_who(profiles, everyone))
+
+        return [named(f) for f in self.findings]
 
     # Bytes of one URL across profiles.
 
@@ -250,15 +251,7 @@ class Comparer:
         current: dict[str, list[tuple[str, Fetched]]] = {}
         for o in ok:
             if o.survey is None:
-                self.findings.append(
-                    Finding(
-                        "content-changed",
-                        page_url,
-                        "was pinned as a page but is no longer served as HTML",
-                        profile=_who([o.profile], everyone),
-                    )
-                )
-                continue
+                continue  # (the observer surveys a target whose baseline is a page)
             survey = o.survey
             if b.page is not None and survey.page is not None:
                 self._redirects(b.page, [Served(o.profile, survey.page, None)], None)
@@ -381,7 +374,6 @@ class Comparer:
                 )
             ],
             o.profile,
-            everyone,
         )
 
     def _headers(self, o: Observation, everyone: Sequence[str]) -> None:
@@ -410,7 +402,7 @@ class Comparer:
                         actual=new,
                     )
                 )
-        self._add_unique(found, o.profile, everyone)
+        self._add_unique(found, o.profile)
 
 
 def compare(

@@ -122,3 +122,17 @@ def test_tls_impersonating_profile_fetches_and_keeps_limits(
     [failed] = doc["findings"]
     assert failed["rule"] == "fetch-failed" and failed["url"].endswith("/cut.js")
     assert "Chrome/" in next(h["user-agent"] for p, h in server.requests if p == "/sdk.js")
+
+
+def test_inline_script_added_for_mobile_only_names_the_profiles(
+    run, tmp_path: Path, server: Server
+) -> None:  # type: ignore[no-untyped-def]
+    clean = b"<html><script>init()</script></html>"
+    dirty = b"<html><script>init()</script><script>skim()</script></html>"
+    server.route("/", clean, content_type="text/html")
+    config(tmp_path, server.url("/"))
+    assert run("pin").code == 0
+    server.route("/", handler=by_user_agent(dirty, clean, "text/html"))
+    _, found = findings(run)
+    [f] = found
+    assert f["rule"] == "inline-changed" and f["profile"] == "iphone, android"
