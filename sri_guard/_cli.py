@@ -370,6 +370,89 @@ def demo_command(
         raise typer.Exit(0 if ok else 1)
 
 
+BuildDirArg = Annotated[
+    Path, typer.Argument(help="The build output: a directory of HTML files.", show_default=False)
+]
+RootOpt = Annotated[
+    Path | None,
+    typer.Option("--root", help="Directory served at the site root (default: BUILD_DIR)."),
+]
+BaseUrlOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--base-url", help="URL the web root is served at, e.g. https://example.com/docs/."
+    ),
+]
+
+
+@app.command("stamp")
+def stamp_command(
+    build_dir: BuildDirArg,
+    algorithm: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--algorithm",
+            "-a",
+            help="sha256, sha384 or sha512; repeat for several. [default: sha384]",
+        ),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show what would change; write nothing.")
+    ] = False,
+    root: RootOpt = None,
+    base_url: BaseUrlOpt = None,
+    fmt: FormatOpt = Format.text,
+    output: OutputOpt = None,
+    fail_on: FailOnOpt = FailOn.medium,
+    quiet: QuietOpt = False,
+    timeout: TimeoutOpt = 30.0,
+    max_size: MaxSizeOpt = 32 * 1024 * 1024,
+    debug: DebugOpt = False,
+) -> None:
+    """Add or correct integrity (and crossorigin) on every reference in a build, in place."""
+    from sri_guard.sri import DEFAULT_ALGORITHM, check_algorithms
+
+    with _errors(debug):
+        try:
+            algorithms = check_algorithms(algorithm or [DEFAULT_ALGORITHM])
+        except ValueError as exc:
+            _fail(str(exc))
+        from sri_guard.commands import stamp
+
+        report = stamp.run(
+            build_dir,
+            algorithms=algorithms,
+            root=root,
+            base_url=base_url,
+            dry_run=dry_run,
+            limits=_fetch_limits(timeout, max_size),
+        )
+        _emit(report, fmt, output, fail_on)
+
+
+@app.command("verify")
+def verify_command(
+    build_dir: BuildDirArg,
+    root: RootOpt = None,
+    base_url: BaseUrlOpt = None,
+    fmt: FormatOpt = Format.text,
+    output: OutputOpt = None,
+    fail_on: FailOnOpt = FailOn.medium,
+    quiet: QuietOpt = False,
+    timeout: TimeoutOpt = 30.0,
+    max_size: MaxSizeOpt = 32 * 1024 * 1024,
+    debug: DebugOpt = False,
+) -> None:
+    """Check a build without changing it: every integrity matches its file or URL."""
+    with _errors(debug):
+        from sri_guard.commands import verify
+
+        report = verify.run(
+            build_dir, root=root, base_url=base_url, limits=_fetch_limits(timeout, max_size)
+        )
+        _emit(report, fmt, output, fail_on)
+
+
 def main() -> None:
     """Console-script entry point."""
     app()
