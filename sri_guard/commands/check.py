@@ -4,18 +4,14 @@ alert. Never writes a baseline."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from pathlib import Path
 
-from sri_guard.commands._monitor import prepare
-from sri_guard.commands.pin import observed_rows, resources_of
+from sri_guard.commands._monitor import Run, prepare, resources_of
 from sri_guard.compare import compare
 from sri_guard.config import Target
-from sri_guard.evidence import Evidence, Observed
 from sri_guard.fetch import FetchResult, Limits
 from sri_guard.model import Report
-from sri_guard.observe import observe
 from sri_guard.rules import Severity
 
 
@@ -38,8 +34,7 @@ def run(
         from sri_guard.notify import check_urls
 
         check_urls(channels)
-    evidence = Evidence(setup.config.state)
-    run_id = evidence.start_run("check")
+    run = Run(setup, "check")
 
     def unexpected(target: Target, profile: str, url: str, result: FetchResult) -> bool:
         b = setup.baselines.get(target.url)
@@ -56,35 +51,19 @@ def run(
         values = [*b.file.integrity, *(v for vs in b.file.by_profile.values() for v in vs)]
         return tuple(dict.fromkeys(["sha384", *(v.split("-", 1)[0] for v in values)]))
 
-    kinds = {url: b.kind for url, b in setup.baselines.items() if b is not None}
-    observed = asyncio.run(
-        observe(
-            setup.config,
-            setup.targets,
-            limits=limits,
-            evidence=evidence,
-            kinds=kinds,
-            confirm=unexpected,
-            allow_private=allow_private,
-            profiles=profiles,
-            algorithms=algorithms,
-        )
+    observed = run.observe(
+        limits=limits,
+        allow_private=allow_private,
+        profiles=profiles,
+        confirm=unexpected,
+        algorithms=algorithms,
     )
     report = Report("check", targets=len(setup.targets))
-    rows: list[Observed] = []
     for target, observations in zip(setup.targets, observed, strict=True):
-        rows += observed_rows(target, observations)
         report.resources += resources_of(target, observations)
-        report.findings += compare(target, setup.baselines[target.url], observations, evidence)
+        report.findings += compare(target, setup.baselines[target.url], observations, run.evidence)
     failing = report.failing(fail_on)
-    evidence.finish_run(
-        run_id,
-        targets=len(setup.targets),
-        observed=rows,
-        findings=report.findings,
-        exit_code=1 if failing else 0,
-    )
-    evidence.close()
+    run.finish(report, exit_code=1 if failing else 0)
     errors: list[str] = []
     if failing and channels:
         from sri_guard.notify import send

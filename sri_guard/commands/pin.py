@@ -3,19 +3,17 @@ something changed, never from a failed fetch)."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from pathlib import Path
 
 from sri_guard import baseline as baselines
 from sri_guard.baseline import Baseline, Pinned
-from sri_guard.commands._monitor import prepare
+from sri_guard.commands._monitor import Run, prepare, resources_of
 from sri_guard.compare import security_headers
 from sri_guard.config import Target
-from sri_guard.evidence import Evidence, Observed
 from sri_guard.fetch import FetchResult, Limits
-from sri_guard.model import Finding, Report, Resource
-from sri_guard.observe import Observation, observe
+from sri_guard.model import Finding, Report
+from sri_guard.observe import Observation
 
 
 def _merge(old: Sequence[str], new: Sequence[str], add: bool) -> tuple[str, ...]:
@@ -153,93 +151,6 @@ def build(
     )
 
 
-def observed_rows(target: Target, observations: Sequence[Observation]) -> list[Observed]:
-    """Log rows for what a run saw of one target."""
-    rows = []
-    for o in observations:
-        if o.error is not None:
-            rows.append(
-                Observed(target.url, target.url, None, o.profile, "target", None, error=o.error)
-            )
-        if o.file is not None:
-            rows.append(
-                Observed(
-                    target.url,
-                    target.url,
-                    None,
-                    o.profile,
-                    "file",
-                    o.file.integrity(),
-                    o.file.size,
-                    o.file.status,
-                )
-            )
-        if o.survey is not None:
-            if o.survey.page is not None:
-                rows.append(
-                    Observed(
-                        target.url,
-                        target.url,
-                        None,
-                        o.profile,
-                        "page",
-                        o.survey.page.integrity(),
-                        o.survey.page.size,
-                        o.survey.page.status,
-                    )
-                )
-            for item in o.survey.fetched:
-                r = item.result
-                rows.append(
-                    Observed(
-                        target.url,
-                        item.ref.url,
-                        target.url,
-                        o.profile,
-                        item.ref.kind,
-                        r.integrity() if r else None,
-                        r.size if r else None,
-                        r.status if r else None,
-                        item.error,
-                    )
-                )
-    return rows
-
-
-def resources_of(target: Target, observations: Sequence[Observation]) -> list[Resource]:
-    """Report inventory rows for one target."""
-    out = []
-    for o in observations:
-        if o.file is not None:
-            out.append(
-                Resource(
-                    target.url,
-                    "file",
-                    integrity=o.file.integrity(),
-                    status=o.file.status,
-                    size=o.file.size,
-                    profile=o.profile,
-                    final_url=o.file.final_url if o.file.final_url != target.url else None,
-                )
-            )
-        if o.survey is not None:
-            for item in o.survey.fetched:
-                r = item.result
-                out.append(
-                    Resource(
-                        item.ref.url,
-                        item.ref.kind,
-                        page=target.url,
-                        integrity=r.integrity() if r else None,
-                        declared=item.ref.integrity,
-                        status=r.status if r else None,
-                        size=r.size if r else None,
-                        profile=o.profile,
-                    )
-                )
-    return out
-
-
 def run(
     config_path: Path,
     baselines_dir: Path | None,
@@ -253,25 +164,11 @@ def run(
 ) -> tuple[Report, list[str]]:
     """Pin the selected targets; return the report and the baseline files written."""
     setup = prepare(config_path, baselines_dir, names, state)
-    evidence = Evidence(setup.config.state)
-    run_id = evidence.start_run("pin")
-    kinds = {url: b.kind for url, b in setup.baselines.items() if b is not None}
-    observed = asyncio.run(
-        observe(
-            setup.config,
-            setup.targets,
-            limits=limits,
-            evidence=evidence,
-            kinds=kinds,
-            allow_private=allow_private,
-            profiles=profiles,
-        )
-    )
+    run = Run(setup, "pin")
+    observed = run.observe(limits=limits, allow_private=allow_private, profiles=profiles)
     report = Report("pin", targets=len(setup.targets))
     written: list[str] = []
-    rows: list[Observed] = []
     for target, observations in zip(setup.targets, observed, strict=True):
-        rows += observed_rows(target, observations)
         report.resources += resources_of(target, observations)
         failures = [o for o in observations if o.error is not None]
         failures_sub = [
@@ -306,9 +203,5 @@ def run(
         path = setup.path(target)
         if baselines.write_atomic(path, baselines.to_json(new)):
             written.append(str(path))
-    code = 1 if report.findings else 0
-    evidence.finish_run(
-        run_id, targets=len(setup.targets), observed=rows, findings=report.findings, exit_code=code
-    )
-    evidence.close()
+    run.finish(report, exit_code=1 if report.findings else 0)
     return report, written
