@@ -139,15 +139,19 @@ class Observer:
         # Only what will be compared is hashed: for thousands of files, hashing is most
         # of the work. A page's subresources are always hashed in every algorithm.
         algorithms = self.algorithms(target) if self.algorithms is not None else ("sha384",)
-        try:
-            result = await self.fetcher.fetch(
+
+        async def fetch() -> FetchResult:
+            return await self.fetcher.fetch(
                 target.url,
                 headers=headers,
                 keep_body=True,
-                allow_private=True,
+                allow_private=True,  # a configured target is fetched as given
                 impersonate=profile.impersonate,
                 algorithms=algorithms,
             )
+
+        try:
+            result = await fetch()
         except FetchError as exc:
             obs.error = exc.reason
             return obs
@@ -160,17 +164,9 @@ class Observer:
         obs.file = self._keep_file(result)
         if self.confirm is not None and self.confirm(target, profile.name, target.url, result):
             try:
-                second = await self.fetcher.fetch(
-                    target.url,
-                    headers=headers,
-                    keep_body=True,
-                    allow_private=True,
-                    impersonate=profile.impersonate,
-                    algorithms=algorithms,
-                )
-                obs.confirm = self._keep_file(second)
+                obs.confirm = self._keep_file(await fetch())
             except FetchError:
-                obs.confirm = None
+                obs.confirm = None  # the first answer stands; a failed confirmation says nothing
         return obs
 
 
