@@ -11,6 +11,9 @@ Firefox and the draft disagree, as `../shared/docs/sri-notes.md` lists them:
   Chromium and Firefox accept them, with a warning;
 * a known algorithm with an undecodable digest is kept as an entry that can never match
   (the draft, WPT and Firefox fail closed; Chromium drops the token instead);
+* Chromium also reads `sha-256`, `sha-384` and `sha-512` (lower case only): such tokens are
+  ignored as the draft and Firefox do, but kept aside for Chromium's verdict
+  (`Metadata.for_chromium`);
 * only the strongest algorithm present is compared, and any digest of it may match.
 """
 
@@ -35,7 +38,9 @@ _DIGEST_SIZE = {"sha256": 32, "sha384": 48, "sha512": 64}
 _ASCII_WHITESPACE = re.compile(r"[\t\n\f\r ]+")
 _STANDARD_B64 = re.compile(r"^[A-Za-z0-9+/]+={0,2}$")
 _URLSAFE_B64 = re.compile(r"^[A-Za-z0-9_-]+={0,2}$")
-_CHROMIUM_DASHED = re.compile(r"^sha-(256|384|512)-", re.IGNORECASE)
+# Chromium's extra spelling, matched case-sensitively as Chromium 156 does (`SHA-384-` is
+# ignored there, observed in tests/integration/test_browser_conformance.py).
+_CHROMIUM_DASHED = re.compile(r"^sha-(256|384|512)-")
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +74,9 @@ class Metadata:
     """Tokens browsers drop (unknown algorithm, wrong case, not `alg-digest`)."""
     warnings: tuple[str, ...] = field(default=())
     """One line per portability problem (base64url, unpadded, upper case, malformed)."""
+    chromium_only: tuple[HashEntry, ...] = ()
+    """`sha-NNN-` tokens (also in `ignored`): Chromium checks them, the draft and Firefox
+    drop them."""
 
     @property
     def blank(self) -> bool:
@@ -99,10 +107,20 @@ class Metadata:
         return tuple(e for e in self.entries if e.malformed)
 
     def without_malformed(self) -> Metadata:
-        """The metadata as Chromium keeps it: it drops tokens whose digest is malformed."""
+        """The metadata without tokens whose digest is malformed."""
         kept = tuple(e for e in self.entries if not e.malformed)
         dropped = tuple(e.token for e in self.entries if e.malformed)
         return Metadata(self.raw, kept, self.ignored + dropped, self.warnings)
+
+    def for_chromium(self) -> Metadata:
+        """The metadata as Chromium keeps it: tokens with a malformed digest dropped, and
+        `sha-NNN-` tokens read as `shaNNN` (both observed in Chromium 156)."""
+        kept = self.without_malformed()
+        extra = tuple(e for e in self.chromium_only if not e.malformed)
+        if not extra:
+            return kept
+        ignored = tuple(t for t in kept.ignored if t not in {e.token for e in extra})
+        return Metadata(self.raw, kept.entries + extra, ignored, self.warnings)
 
 
 class Outcome(StrEnum):
@@ -154,17 +172,23 @@ def parse(value: str | None) -> Metadata:
     entries: list[HashEntry] = []
     ignored: list[str] = []
     warnings: list[str] = []
+    chromium_only: list[HashEntry] = []
     for token in _ASCII_WHITESPACE.split(value.strip("\t\n\f\r ")):
         if not token:
             continue
         expression = token.split("?", 1)[0]
         algorithm, dash, digest_text = expression.partition("-")
-        if _CHROMIUM_DASHED.match(expression):
+        dashed = _CHROMIUM_DASHED.match(expression)
+        if dashed:
             ignored.append(token)
-            warnings.append(
+            spelling = (
                 f"'{_short(token)}': the 'sha-NNN' spelling is accepted by Chromium only; "
-                "Firefox and the SRI spec ignore it"
+                f"Firefox and the SRI spec ignore it; write 'sha{dashed.group(1)}-'"
             )
+            warnings.append(spelling)
+            name = "sha" + dashed.group(1)
+            digest, _ = _decode_digest(name, expression[dashed.end() :])
+            chromium_only.append(HashEntry(name, digest, token, spelling))
             continue
         if not dash or algorithm not in ALGORITHMS:
             ignored.append(token)
@@ -187,7 +211,7 @@ def parse(value: str | None) -> Metadata:
         entries.append(HashEntry(algorithm, digest, token, note))
         if note:
             warnings.append(note)
-    return Metadata(value, tuple(entries), tuple(ignored), tuple(warnings))
+    return Metadata(value, tuple(entries), tuple(ignored), tuple(warnings), tuple(chromium_only))
 
 
 def _short(token: str, limit: int = 24) -> str:

@@ -199,17 +199,24 @@ class Surveyor:
             survey.page.header("integrity-policy-report-only") if survey.page else None,
         )
         map_integrity = {r.url: r.integrity for r in refs if r.kind == "importmap"}
+        # An import-map entry whose URL a module element loads with the map's integrity is
+        # that element's request: judge (and report a failed fetch) once, as the element.
+        loaded_by_element = {
+            r.url for r in refs if r.module and r.kind != "importmap" and r.integrity is None
+        }
         for ref, outcome in zip(refs, outcomes, strict=True):
+            as_element = ref.kind == "importmap" and ref.url in loaded_by_element
             if isinstance(outcome, FetchError):
                 fetched = Fetched(ref, None, outcome.reason)
-                survey.findings.append(
-                    Finding(
-                        "fetch-failed",
-                        ref.url,
-                        f"{ref.kind} could not be fetched: {outcome.reason}",
-                        page=page_url,
+                if not as_element:
+                    survey.findings.append(
+                        Finding(
+                            "fetch-failed",
+                            ref.url,
+                            f"{ref.kind} could not be fetched: {outcome.reason}",
+                            page=page_url,
+                        )
                     )
-                )
             else:
                 fetched = Fetched(ref, outcome)
                 if self.confirm is not None and self.confirm(ref.url, outcome):
@@ -219,9 +226,10 @@ class Surveyor:
             from_map = (
                 map_integrity.get(ref.url) if ref.module and ref.kind != "importmap" else None
             )
-            survey.findings.extend(
-                judge(ref, page_url, fetched.result, policy=policy, map_integrity=from_map)
-            )
+            if not as_element:
+                survey.findings.extend(
+                    judge(ref, page_url, fetched.result, policy=policy, map_integrity=from_map)
+                )
             # Judged: the CORS headers have been read; keep only what later stages use.
             if fetched.result is not None:
                 fetched.result = fetched.result.slim()
