@@ -23,7 +23,8 @@ import os
 import re
 from bisect import bisect_right
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote, urljoin, urlsplit, urlunsplit
@@ -53,11 +54,12 @@ class Local:
 
     path: Path
     """The file, as a path under the web root as given (symbolic links not resolved)."""
+    key: str = field(default="", compare=False)
+    """Identity for hashing once: the real path (filled in from `path` when not given)."""
 
-    @property
-    def key(self) -> str:
-        """Identity for hashing once: the real path."""
-        return os.path.realpath(self.path)
+    def __post_init__(self) -> None:
+        if not self.key:
+            object.__setattr__(self, "key", os.path.realpath(self.path))
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,6 +171,12 @@ class Site:
     """The web root: the directory served at `base_url` (absolute; contains `build_dir`)."""
     base_url: str
     """The URL the web root is served at; ends with `/`."""
+    real_root: str = field(default="", compare=False)
+    """`root` with symbolic links resolved: the boundary no file read may cross."""
+
+    def __post_init__(self) -> None:
+        if not self.real_root:
+            object.__setattr__(self, "real_root", os.path.realpath(self.root))
 
     @classmethod
     def create(
@@ -240,23 +248,17 @@ class Site:
                 return Refused(f"refused: {path} leaves the web root; not read")
             parts.append(decoded)
         candidate = self.root.joinpath(*parts)
-        if not _inside(os.path.realpath(candidate), os.path.realpath(self.root)):
+        real = os.path.realpath(candidate)
+        if not _inside(real, self.real_root):
             return Refused(
                 f"refused: {self.display(candidate)} is a symbolic link out of the web root; "
                 "not read"
             )
-        return Local(candidate)
+        return Local(candidate, real)
 
     def display(self, path: Path) -> str:
         """How reports name a file: relative to the working directory when under it."""
-        absolute = os.path.abspath(path)
-        try:
-            relative = os.path.relpath(absolute)
-        except ValueError:  # another drive on Windows
-            return Path(absolute).as_posix()
-        if relative == ".." or relative.startswith(".." + os.sep):
-            return Path(absolute).as_posix()
-        return Path(relative).as_posix()
+        return _display(os.fspath(path), os.getcwd())
 
     def target(self, url: str, climbed: bool, raw: str) -> Target:
         """Where a resolved reference's bytes come from."""
@@ -266,6 +268,18 @@ class Site:
         if climbed:
             return Refused(f"refused: {raw!r} climbs above the web root; not read")
         return located
+
+
+@lru_cache(maxsize=65536)
+def _display(path: str, cwd: str) -> str:
+    absolute = os.path.abspath(path)
+    try:
+        relative = os.path.relpath(absolute, cwd)
+    except ValueError:  # another drive on Windows
+        return Path(absolute).as_posix()
+    if relative == ".." or relative.startswith(".." + os.sep):
+        return Path(absolute).as_posix()
+    return Path(relative).as_posix()
 
 
 def remove_dot_segments(path: str) -> tuple[str, bool]:

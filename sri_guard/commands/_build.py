@@ -14,6 +14,7 @@ import os
 import stat
 import tempfile
 from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -54,7 +55,7 @@ def load(site: Site) -> Loaded:
     for path in site.pages():
         loaded.count += 1
         shown = site.display(path)
-        if not Path(os.path.realpath(path)).is_relative_to(os.path.realpath(site.root)):
+        if not Path(os.path.realpath(path)).is_relative_to(site.real_root):
             loaded.notes.append(f"{shown}: skipped, a symbolic link out of the web root")
             continue
         try:
@@ -118,14 +119,18 @@ async def _fetch_all(remotes: Mapping[str, str], origin: str, limits: Limits) ->
 def gather(site: Site, targets: Iterable[tuple[Target, str]], limits: Limits) -> dict[str, Outcome]:
     """The bytes of every distinct target, keyed by `Target.key`. `targets` pairs each
     target with its destination (`script` or `style`), used for remote request headers."""
-    outcomes: dict[str, Outcome] = {}
+    locals_: dict[str, Path] = {}
     remotes: dict[str, str] = {}
     for target, destination in targets:
         if isinstance(target, Local):
-            if target.key not in outcomes:
-                outcomes[target.key] = hash_file(target.path)
+            locals_.setdefault(target.key, target.path)
         elif isinstance(target, Remote):
             remotes.setdefault(target.url, destination)
+    # hashlib releases the GIL on large buffers: threads hash several files at once.
+    with ThreadPoolExecutor(max_workers=min(16, (os.cpu_count() or 1) + 2)) as pool:
+        outcomes: dict[str, Outcome] = dict(
+            zip(locals_, pool.map(hash_file, locals_.values()), strict=True)
+        )
     if remotes:
         origin = serialize_origin(site.base_url)
         outcomes.update(asyncio.run(_fetch_all(remotes, origin, limits)))
@@ -218,7 +223,9 @@ def write_atomically(path: Path, data: bytes) -> None:
             os.fsync(stream.fileno())
         os.chmod(temp, mode)
         os.replace(temp, target)
-    except OSError as exc:
+    except BaseException as exc:
         with contextlib.suppress(OSError):
             os.unlink(temp)
-        raise SriGuardError(f"cannot write {path}: {exc.strerror or exc}") from None
+        if isinstance(exc, OSError):
+            raise SriGuardError(f"cannot write {path}: {exc.strerror or exc}") from None
+        raise
