@@ -1,17 +1,23 @@
 """SARIF 2.1.0 for GitHub code scanning: each rule declared once (with help and link),
-severity mapped to level and to `security-severity`, one result per finding."""
+severity mapped to level and to `security-severity`, one result per finding located at the
+page (or target) that loads the resource, with the resource itself as a related location.
+Valid against the OASIS schema (tests/data/sarif-schema-2.1.0.json)."""
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
+from urllib.parse import quote
 
 from sri_guard import __version__
 from sri_guard._format.interface import Formatter
 from sri_guard.model import Report
 from sri_guard.rules import RULES, Severity
 
-SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+SCHEMA = (
+    "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
+)
 
 _LEVEL = {
     Severity.CRITICAL: "error",
@@ -28,6 +34,18 @@ _SECURITY_SEVERITY = {
     Severity.LOW: "2.0",
     Severity.INFO: "0.0",
 }
+
+
+def _uri(text: str) -> str:
+    """An RFC 3986 URI reference, as SARIF requires of `artifactLocation.uri`: what a URL as
+    written may hold but a URI may not (spaces, quotes, non-ASCII, a stray %) is
+    percent-encoded, as a browser would before requesting it; the rest is untouched."""
+    text = re.sub(r"%(?![0-9A-Fa-f]{2})", "%25", text)
+    return quote(text, safe="!#$%&'()*+,/:;=?@[]~")
+
+
+def _location(uri: str) -> dict[str, Any]:
+    return {"physicalLocation": {"artifactLocation": {"uri": _uri(uri)}}}
 
 
 class SarifFormat(Formatter):
@@ -64,9 +82,13 @@ class SarifFormat(Formatter):
                 "ruleIndex": index[f.rule],
                 "level": _LEVEL[f.level],
                 "message": {"text": f"{f.message} ({f.url})"},
-                "locations": [{"physicalLocation": {"artifactLocation": {"uri": where}}}],
+                "locations": [_location(where)],
                 "partialFingerprints": {"sriGuard/v1": f"{f.rule}:{where}:{f.url}"},
             }
+            if f.url != where:
+                result["relatedLocations"] = [
+                    {"id": 1, **_location(f.url), "message": {"text": "the resource"}}
+                ]
             if f.expected is not None or f.actual is not None or f.profile:
                 result["properties"] = {
                     k: v
