@@ -325,7 +325,9 @@ class Fetcher:
                 remaining = self.limits.deadline - (time.monotonic() - started)
                 if wait >= remaining:
                     raise FetchError(
-                        url, f"{retry.reason}; retrying after {wait:g} s would pass the deadline"
+                        url,
+                        f"{retry.reason}; retrying after {_seconds(wait)} s "
+                        "would pass the deadline",
                     ) from None
                 attempt += 1
                 await asyncio.sleep(wait)
@@ -487,6 +489,12 @@ def _root(exc: BaseException) -> BaseException:
         seen.add(id(cause))
         exc = cause
     return exc
+
+
+def _seconds(value: float) -> str:
+    """A wait in seconds as a person reads it: `0.5`, `3600`, `2,300,378,880` (a Retry-After
+    date far ahead would otherwise print as `2.30038e+09`)."""
+    return f"{value:g}" if value < 1e5 else f"{value:,.0f}"
 
 
 def _describe(exc: BaseException) -> str:

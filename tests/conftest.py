@@ -63,8 +63,8 @@ class Result:
     stderr: str
 
 
-@pytest.fixture
-def env(ca_file: Path, tmp_path: Path) -> dict[str, str]:
+def cli_env(ca_file: Path, home: Path) -> dict[str, str]:
+    """The environment the CLI runs in: our test CA trusted, no proxies, no colour."""
     environment = {
         k: v
         for k, v in os.environ.items()
@@ -74,33 +74,49 @@ def env(ca_file: Path, tmp_path: Path) -> dict[str, str]:
         SSL_CERT_FILE=str(ca_file),
         NO_PROXY="*",
         NO_COLOR="1",
-        HOME=str(tmp_path),
+        HOME=str(home),
         PYTHONWARNINGS="error",
     )
     return environment
 
 
+def cli_command() -> list[str]:
+    """The installed console script (or `python -m sri_guard` without one)."""
+    script = Path(sys.executable).parent / "sri-guard"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "sri_guard"]
+
+
+def run_cli(
+    args: tuple[str, ...], cwd: Path, env: dict[str, str], stdin: bytes | None = None
+) -> Result:
+    """Run the real `sri-guard` command once; the timeout bounds any hang."""
+    proc = subprocess.run(
+        [*cli_command(), *args],
+        input=stdin,
+        capture_output=True,
+        cwd=cwd,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    return Result(
+        proc.returncode,
+        proc.stdout.decode("utf-8", "replace"),
+        proc.stderr.decode("utf-8", "replace"),
+    )
+
+
+@pytest.fixture
+def env(ca_file: Path, tmp_path: Path) -> dict[str, str]:
+    return cli_env(ca_file, tmp_path)
+
+
 @pytest.fixture
 def run(env: dict[str, str], tmp_path: Path):  # type: ignore[no-untyped-def]
     """Run the real `sri-guard` command (the installed console script) in tmp_path."""
-    script = Path(sys.executable).parent / "sri-guard"
-    command = [str(script)] if script.exists() else [sys.executable, "-m", "sri_guard"]
 
     def _run(*args: str, stdin: bytes | None = None, cwd: Path | None = None) -> Result:
-        proc = subprocess.run(
-            [*command, *args],
-            input=stdin,
-            capture_output=True,
-            cwd=cwd or tmp_path,
-            env=env,
-            timeout=120,
-            check=False,
-        )
-        return Result(
-            proc.returncode,
-            proc.stdout.decode("utf-8", "replace"),
-            proc.stderr.decode("utf-8", "replace"),
-        )
+        return run_cli(args, cwd or tmp_path, env, stdin)
 
     return _run
 

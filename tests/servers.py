@@ -8,13 +8,17 @@ tests truncate, stall, drip-feed, bomb and lie about Content-Length.
 from __future__ import annotations
 
 import gzip
+import socket
 import ssl
+import struct
 import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+import brotli
 
 Handler = Callable[["_RequestHandler"], None]
 
@@ -177,6 +181,44 @@ def gzip_bomb(decoded_size: int) -> Handler:
         h.send_raw(200, payload, {"Content-Encoding": "gzip", "Content-Type": "text/javascript"})
 
     return handle
+
+
+def br_bomb(decoded_size: int) -> Handler:
+    """A small br body that decodes to `decoded_size` zero bytes."""
+    payload = brotli.compress(b"\0" * decoded_size)
+
+    def handle(h: _RequestHandler) -> None:
+        h.send_raw(200, payload, {"Content-Encoding": "br", "Content-Type": "text/javascript"})
+
+    return handle
+
+
+def long_content_length(body: bytes, claimed: int) -> Handler:
+    """Claims `claimed` bytes of Content-Length, sends `body` and keeps the connection open
+    (the client waits for bytes that never come)."""
+
+    def handle(h: _RequestHandler) -> None:
+        h.send_response(200)
+        h.send_header("Content-Length", str(claimed))
+        h.end_headers()
+        h.wfile.write(body)
+        h.wfile.flush()
+        h.stopping.wait(60)
+        h.close_connection = True
+
+    return handle
+
+
+def reset(h: _RequestHandler) -> None:
+    """Resets the connection (TCP RST) before any response."""
+    h.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    h.connection.close()
+    h.close_connection = True
+
+
+def close_before_response(h: _RequestHandler) -> None:
+    """Closes the connection cleanly without sending a response."""
+    h.close_connection = True
 
 
 def redirect(location: str, status: int = 302) -> Handler:
