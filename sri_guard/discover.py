@@ -2,10 +2,15 @@
 
 Finds what HTML §4.12.1 (`<script>`), §4.2.4 (`<link>`: stylesheet, preload, modulepreload)
 and the import-map `integrity` section (HTML §8.1.5.3) declare, plus `integrity` in `Link:`
-response headers (preload, modulepreload), resolving URLs against `<base href>` as HTML
-§2.4.1 does. Executable inline scripts come with their CSP hash (CSP3 §8.3: sha256 over
-the UTF-8 bytes of the script text). Parsing uses beautifulsoup4 on lxml, which accepts any
-broken markup; nothing fetched is ever executed.
+response headers (preload, modulepreload), resolving URLs as a browser does while it parses:
+against the document URL until the first `<base href>` (HTML §2.4.1 "document base URL"),
+against that base after it (an element fetched before the base was parsed keeps the URL it
+was fetched from; Chromium 156 does the same). Elements a browser running scripts never
+loads are left out: the contents of `<template>` (inert, HTML §4.12.3) and of `<noscript>`
+(raw text when scripting is enabled, HTML §13.2.6.4.4). Executable inline scripts come
+with their CSP hash (CSP3 §8.3: sha256 over the UTF-8 bytes of the script text). Parsing
+uses beautifulsoup4 on lxml, which accepts any broken markup; nothing fetched is ever
+executed.
 """
 
 from __future__ import annotations
@@ -72,6 +77,8 @@ class Reference:
     """Source line of the element, when known."""
     position: int = 0
     """Order of appearance in the document."""
+    nomodule: bool = False
+    """A classic script with `nomodule`: only browsers without module support run it."""
 
     @property
     def cors(self) -> bool:
@@ -145,12 +152,17 @@ def _resolve(base: str, raw: str) -> str | None:
 
 
 def _script_type(tag: Any) -> str:
+    """The script block's type string, lower-cased (HTML §4.12.1.1 "prepare the script
+    element"). No MIME parameters are stripped: `text/javascript; charset=utf-8` is not a
+    JavaScript MIME type essence match, so browsers treat it as a data block (Chromium 156
+    does not even fetch it)."""
     value = _attr(tag, "type")
-    if value is None:
-        value = _attr(tag, "language")
-        if value is not None:
-            return "text/" + value.strip().lower() if value.strip() else ""
-    return (value or "").strip().lower().split(";", 1)[0].strip()
+    language = _attr(tag, "language")
+    if value == "" or (value is None and not language):
+        return "text/javascript"
+    if value is not None:
+        return value.strip("\t\n\f\r ").lower()
+    return f"text/{language}".lower()
 
 
 def _links_from_header(value: str) -> list[dict[str, str]]:
@@ -178,12 +190,8 @@ def discover(html: bytes | str, url: str, link_headers: str | None = None) -> Pa
             soup = BeautifulSoup("", "lxml")
     del XMLParsedAsHTMLWarning
 
-    base = url
-    base_tag = soup.find("base", href=True)
-    if base_tag is not None:
-        resolved = _resolve(url, _attr(base_tag, "href") or "")
-        if resolved and urlsplit(resolved).scheme not in ("data", "javascript"):
-            base = resolved
+    base = url  # what URLs resolve against at this point of the parse
+    base_seen = False
 
     refs: list[Reference] = []
     inline: list[InlineScript] = []
@@ -219,8 +227,19 @@ def discover(html: bytes | str, url: str, link_headers: str | None = None) -> Pa
                 element="Link header",
             )
 
-    for tag in soup.find_all(["script", "link", "meta"]):
+    for tag in soup.find_all(["base", "script", "link", "meta"]):
+        if tag.find_parent(["template", "noscript"]) is not None:
+            continue
         line = getattr(tag, "sourceline", None)
+        if tag.name == "base":
+            # Only the first base element with href counts; a data: or javascript: one
+            # leaves the document URL in force (HTML §2.4.1 "frozen base URL").
+            if not base_seen and _attr(tag, "href") is not None:
+                base_seen = True
+                resolved = _resolve(url, _attr(tag, "href") or "")
+                if resolved and urlsplit(resolved).scheme not in ("data", "javascript"):
+                    base = resolved
+            continue
         if tag.name == "meta":
             equiv = (_attr(tag, "http-equiv") or "").strip().lower()
             if equiv == "content-security-policy" and _attr(tag, "content"):
@@ -246,6 +265,7 @@ def discover(html: bytes | str, url: str, link_headers: str | None = None) -> Pa
                         module=kind == "module",
                         element="script",
                         line=line,
+                        nomodule=kind != "module" and tag.has_attr("nomodule"),
                     )
                 continue
             text = tag.string if tag.string is not None else tag.get_text()

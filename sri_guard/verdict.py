@@ -303,4 +303,6 @@ def _label(ref: Reference) -> str:
         return f"preloaded {ref.destination}"
     if ref.kind == "script" and ref.module:
         return "module script"
+    if ref.kind == "script" and ref.nomodule:
+        return "nomodule script (run only by browsers without module support)"
     return {"style": "stylesheet"}.get(ref.kind, ref.kind)

@@ -65,6 +65,8 @@ class Case:
     spec: Verdict | None = None
     """What the SRI draft (and WPT) says, when that differs from Chromium."""
     page: Literal["checklist", "policy"] = "checklist"
+    before_base: bool = False
+    """Written before the page's `<base href>`, as a root-relative URL."""
 
     @property
     def path(self) -> str:
@@ -259,6 +261,16 @@ CASES: tuple[Case, ...] = (
         acao=None,
         rules=("integrity-mismatch",),
         chromium="blocked",
+    ),
+    Case(
+        "before-base",
+        "<script> before <base href> resolves against the document URL",
+        "script",
+        "sha384-{sha384}",
+        crossorigin=None,
+        where="page",
+        acao=None,
+        before_base=True,
     ),
     # Stylesheets.
     Case("style", "stylesheet that matches", "style", "sha384-{sha384}"),
@@ -508,6 +520,13 @@ CASES: tuple[Case, ...] = (
 
 POLICY = "blocked-destinations=(script)"
 
+INERT = ("/inert-noscript.js", "/inert-noscript.css", "/inert-template.js", "/inert-template.css")
+"""Served on the cdn, referenced only inside <noscript> or <template> on the checklist page:
+a browser running scripts never requests them, and sri-guard must not list them."""
+NOMODULE = "/nomodule.js"
+"""A `<script nomodule>` on the checklist page: Chromium never requests it; sri-guard lists
+it (browsers without module support run it) and says so in its messages."""
+
 
 def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
@@ -554,6 +573,12 @@ class ChecklistSite:
         self.bodies = {case.id: _body(case) for case in CASES}
         for case in CASES:
             self._route(case)
+        for path in (*INERT, NOMODULE):
+            kind = "text/css" if path.endswith(".css") else "text/javascript"
+            body = f"top.document.documentElement.setAttribute('data-ran-{path[1:]}','1');"
+            cdn.route(
+                path, body, headers={"Content-Type": kind, "Access-Control-Allow-Origin": "*"}
+            )
         server.route(
             "/checklist.html", self.html("checklist"), content_type="text/html; charset=utf-8"
         )
@@ -593,7 +618,11 @@ class ChecklistSite:
         (self.server if case.where == "page" else self.cdn).route(case.path, body, headers=headers)
 
     def tag(self, case: Case) -> str:
-        src = case.path.rsplit("/", 1)[1] if case.where == "base" else self.url(case)
+        src = self.url(case)
+        if case.where == "base":
+            src = case.path.rsplit("/", 1)[1]
+        elif case.before_base:
+            src = case.path
         attrs = f' src="{html.escape(src)}"'
         integrity = integrity_value(case, self.bodies[case.id])
         if integrity is not None and not case.element.startswith("importmap"):
@@ -629,11 +658,23 @@ class ChecklistSite:
                 + json.dumps({"imports": {}, "integrity": imports})
                 + "</script>"
             )
+            head += [self.tag(c) for c in cases if c.before_base]
             head.append(f'<base href="{self.cdn.url("/based/")}">')
-        head += [self.tag(c) for c in cases]
+            head.append(
+                f'<noscript><script src="{self.cdn.url(INERT[0])}"></script>'
+                f'<link rel="stylesheet" href="{self.cdn.url(INERT[1])}"></noscript>'
+            )
+        head += [self.tag(c) for c in cases if not c.before_base]
         head.append("</head><body>")
         if page == MAIN:
             head.append(f'<iframe src="{self.policy_url}"></iframe>')
+            head.append(
+                f'<template><script src="{self.cdn.url(INERT[2])}"></script>'
+                f'<link rel="stylesheet" href="{self.cdn.url(INERT[3])}"></template>'
+            )
+            head.append(
+                f'<script nomodule src="{self.cdn.url(NOMODULE)}" crossorigin="anonymous"></script>'
+            )
         head.append("</body></html>")
         return "\n".join(head)
 

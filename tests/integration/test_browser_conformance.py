@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from tests.scan_page import CASES, ChecklistSite, Verdict
+from tests.scan_page import CASES, INERT, NOMODULE, ChecklistSite, Verdict
 from tests.servers import Server
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -65,8 +65,15 @@ class Observed:
     site: ChecklistSite
     chromium: dict[str, Verdict | str]
     """Case id -> 'ran', 'blocked', or what was seen when neither marker was clean."""
-    findings: list[dict[str, Any]]
-    """sri-guard's JSON findings for both pages."""
+    report: dict[str, Any]
+    """sri-guard's JSON report for both pages."""
+    requested: set[str]
+    """Paths Chromium requested from the other origin (query strings dropped)."""
+
+    @property
+    def findings(self) -> list[dict[str, Any]]:
+        findings: list[dict[str, Any]] = self.report["findings"]
+        return findings
 
 
 def _env(home: Path) -> dict[str, str]:
@@ -114,7 +121,7 @@ def _verdicts(dom: str) -> dict[str, Verdict | str]:
     return result
 
 
-def _scan(site: ChecklistSite, tmp: Path) -> list[dict[str, Any]]:
+def _scan(site: ChecklistSite, tmp: Path) -> dict[str, Any]:
     script = Path(sys.executable).parent / "sri-guard"
     command = [str(script)] if script.exists() else [sys.executable, "-m", "sri_guard"]
     proc = subprocess.run(
@@ -126,8 +133,8 @@ def _scan(site: ChecklistSite, tmp: Path) -> list[dict[str, Any]]:
         check=False,
     )
     assert proc.returncode == 1, proc.stderr.decode()
-    findings: list[dict[str, Any]] = json.loads(proc.stdout)["findings"]
-    return findings
+    report: dict[str, Any] = json.loads(proc.stdout)
+    return report
 
 
 @pytest.fixture(scope="module")
@@ -137,7 +144,8 @@ def observed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Observed]:
         site = ChecklistSite(server, cdn)
         tmp = tmp_path_factory.mktemp("browser")
         dom = _chromium_dom(site.checklist_url, tmp)
-        yield Observed(site, _verdicts(dom), _scan(site, tmp))
+        requested = {path.split("?", 1)[0] for path, _ in cdn.requests}
+        yield Observed(site, _verdicts(dom), _scan(site, tmp), requested)
     finally:
         server.close()
         cdn.close()
@@ -167,6 +175,19 @@ def test_sri_guard_refuses_exactly_what_chromium_refused(observed: Observed) -> 
     for case in CASES:
         if observed.chromium[case.id] == "ran":
             assert site.url(case) not in says_refused, case.id
+
+
+def test_what_chromium_never_requests(observed: Observed) -> None:
+    site, requested = observed.site, observed.requested
+    # <noscript> and <template> contents, and a nomodule script: never fetched.
+    assert requested.isdisjoint({*INERT, NOMODULE})
+    listed = {r["url"] for r in observed.report["resources"]}
+    assert listed.isdisjoint({site.cdn.url(path) for path in INERT})
+    # sri-guard lists the nomodule script (older browsers run it) and says so.
+    nomodule = [f["message"] for f in observed.findings if f["url"] == site.cdn.url(NOMODULE)]
+    assert nomodule and all("browsers without module support" in m for m in nomodule)
+    # Everything Chromium fetched from the other origin, sri-guard looked at too.
+    assert {site.cdn.url(path) for path in requested} <= listed
 
 
 def test_where_chromium_and_the_spec_differ(observed: Observed) -> None:

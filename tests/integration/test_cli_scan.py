@@ -18,7 +18,7 @@ import pytest
 
 from tests.conftest import Result
 from tests.sarif_schema import validator
-from tests.scan_page import CASES, ChecklistSite, integrity_value
+from tests.scan_page import CASES, INERT, NOMODULE, ChecklistSite, integrity_value
 from tests.servers import Server
 
 CONTRACT_KEYS = {"tool", "version", "schema", "command", "summary", "resources", "findings"}
@@ -82,9 +82,13 @@ def test_every_checklist_row_gets_the_browser_verdict(run: Any, site: ChecklistS
 
     # The rule ids per resource URL, duplicates included.
     expected = {site.url(c): sorted(c.rules) for c in CASES if c.rules}
+    nomodule = site.cdn.url(NOMODULE)
+    expected[nomodule] = ["integrity-missing"]
     assert by_url(report["findings"]) == expected
+    [finding] = [f for f in report["findings"] if f["url"] == nomodule]
+    assert "nomodule script (run only by browsers without module support)" in finding["message"]
     # Each finding names the page that loads the resource.
-    pages = {site.url(c): site.page_url(c) for c in CASES}
+    pages = {site.url(c): site.page_url(c) for c in CASES} | {nomodule: site.checklist_url}
     assert all(f["page"] == pages[f["url"]] for f in report["findings"])
     # What sri-guard calls a refusal is what Chromium refused.
     assert refused(report["findings"]) == {site.url(c) for c in CASES if c.refused}
@@ -92,6 +96,8 @@ def test_every_checklist_row_gets_the_browser_verdict(run: Any, site: ChecklistS
     # The inventory: each resource with the integrity of the bytes served (after gzip is
     # removed) and the attribute as written.
     resources = {(r["url"], r["kind"]): r for r in report["resources"]}
+    # Nothing inside <noscript> or <template>: a browser running scripts never loads it.
+    assert not {site.cdn.url(path) for path in INERT} & {url for url, _ in resources}
     for case in CASES:
         kind = {
             "script": "script",
