@@ -83,6 +83,9 @@ class FetchResult:
     """Digest of the decoded body, per algorithm asked for (always includes sha384)."""
     body: bytes | None = field(default=None, repr=False)
     """The decoded body, when the caller asked to keep it."""
+    redirect_cors: tuple[tuple[tuple[str, str], ...], ...] = ()
+    """The `access-control-*` headers of each redirect response, in the order of
+    `redirects`: a browser runs the CORS check on every hop (Fetch §4.4 HTTP fetch)."""
 
     def header(self, name: str) -> str | None:
         """A header's value, repeated fields joined by ', ' (RFC 9110 §5.3); None if absent."""
@@ -341,6 +344,7 @@ class Fetcher:
         allow_private: bool,
     ) -> FetchResult:
         chain: list[str] = []
+        hop_cors: list[tuple[tuple[str, str], ...]] = []
         current = url
         request_headers = {"accept-encoding": ", ".join(SUPPORTED), **headers}
         while True:
@@ -399,6 +403,13 @@ class Fetcher:
                             url, f"HTTP {response.status_code} redirect without a Location"
                         )
                     chain.append(current)
+                    hop_cors.append(
+                        tuple(
+                            (k.lower(), v)
+                            for k, v in response.headers.multi_items()
+                            if k.lower().startswith("access-control-")
+                        )
+                    )
                     target = urljoin(current, location.strip())
                     if len(chain) > self.limits.max_redirects:
                         raise FetchError(url, f"more than {self.limits.max_redirects} redirects")
@@ -416,7 +427,8 @@ class Fetcher:
                         + (f" at {current}" if chain else ""),
                     )
                 decoded = client is not self._client  # curl removes content codings itself
-                return await self._read_body(url, current, chain, response, *body, decoded)
+                result = await self._read_body(url, current, chain, response, *body, decoded)
+                return dataclasses.replace(result, redirect_cors=tuple(hop_cors))
             finally:
                 await response.aclose()
 

@@ -91,20 +91,52 @@ def _destinations(value: str | None) -> frozenset[str]:
     return frozenset(token.lower() for token in match.group(1).split())
 
 
-def _cors_ok(ref: Reference, page_url: str, result: FetchResult) -> tuple[bool, str]:
-    """The CORS check (Fetch §4.9) for a CORS-mode response: (passes, what was seen)."""
-    acao = result.header("access-control-allow-origin")
-    page_origin = serialize_origin(page_url)
-    seen = f"Access-Control-Allow-Origin: {acao}" if acao is not None else "no ACAO header"
-    if acao is None:
-        return False, seen
-    acao = acao.strip()
-    if ref.credentials:
-        acac = (result.header("access-control-allow-credentials") or "").strip()
-        return acao == page_origin and acac == "true", (
-            f"{seen}, Access-Control-Allow-Credentials: {acac or '(absent)'}"
-        )
-    return acao in ("*", page_origin), seen
+def _header(headers: tuple[tuple[str, str], ...], name: str) -> str | None:
+    values = [v for k, v in headers if k == name]
+    return ", ".join(values) if values else None
+
+
+def _cors_failure(ref: Reference, page_url: str, result: FetchResult) -> tuple[str, str] | None:
+    """The first response of a CORS-mode fetch that fails the CORS check (Fetch §4.9), as
+    (what it sent, what it must send); None when every response passes.
+
+    Every response is checked once the fetch has left the page's origin, redirects
+    included (Fetch §4.4 "HTTP fetch"; Chromium 156 blocks a script whose redirect lacks
+    Access-Control-Allow-Origin), and a redirect from one other origin to another taints
+    the request's origin to "null" (Fetch §4.5 "HTTP-redirect fetch").
+    """
+    hops = list(zip(result.redirects, result.redirect_cors, strict=False))
+    hops.append((result.final_url, result.headers))
+    origin = serialize_origin(page_url)
+    left_page_origin = False
+    previous: str | None = None
+    for index, (url, headers) in enumerate(hops):
+        crossed = previous is not None and not same_origin(previous, url)
+        if crossed and not same_origin(page_url, url):
+            origin = "null"
+        previous = url
+        if not left_page_origin and same_origin(url, page_url):
+            continue
+        left_page_origin = True
+        acao = _header(headers, "access-control-allow-origin")
+        acac = (_header(headers, "access-control-allow-credentials") or "").strip()
+        seen = f"Access-Control-Allow-Origin: {acao}" if acao is not None else "no ACAO header"
+        if ref.credentials:
+            seen += f", Access-Control-Allow-Credentials: {acac or '(absent)'}"
+            ok = acao is not None and acao.strip() == origin and acac == "true"
+            need = (
+                f"Access-Control-Allow-Origin: {origin} and Access-Control-Allow-Credentials: true"
+            )
+        else:
+            ok = acao is not None and acao.strip() in ("*", origin)
+            need = f"Access-Control-Allow-Origin: * (or {origin})"
+        if not ok:
+            if index < len(hops) - 1:
+                return f"its redirect at {url} has {seen}", f"{need} on that redirect too"
+            if len(hops) > 1:
+                return f"the response (from {url}, after redirects) has {seen}", need
+            return f"the response has {seen}", need
+    return None
 
 
 def judge(
@@ -230,21 +262,29 @@ def judge(
     if result is None:
         return findings
 
-    if cross and ref.cors:
-        ok, seen = _cors_ok(ref, page_url, result)
-        if not ok:
-            need = (
-                f"Access-Control-Allow-Origin: {serialize_origin(page_url)} and "
-                "Access-Control-Allow-Credentials: true"
-                if ref.credentials
-                else f"Access-Control-Allow-Origin: * (or {serialize_origin(page_url)})"
-            )
+    if ref.cors:
+        failure = _cors_failure(ref, page_url, result)
+        if failure is not None:
+            seen, need = failure
             add(
                 "cors-missing",
-                f"{label} is fetched in CORS mode but the response has {seen}: "
+                f"{label} is fetched in CORS mode but {seen}: "
                 f"browsers block it; the server must send {need}",
                 actual=seen,
             )
+    elif (
+        not cross
+        and not blocked_by_policy
+        and chromium_meta.enforced
+        and ref.kind != "importmap"
+        and not same_origin(result.final_url, page_url)
+    ):
+        add(
+            "crossorigin-missing",
+            f"same-origin {label} redirects to another origin ({result.final_url}), where a "
+            "request without a crossorigin attribute is no-cors: browsers cannot check it "
+            'and block it; add crossorigin="anonymous"',
+        )
 
     if chromium_meta.enforced or meta.enforced:
         fix = sri.format_entry(algorithm, result.digests[algorithm])

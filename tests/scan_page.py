@@ -23,7 +23,7 @@ import json
 from dataclasses import dataclass
 from typing import Literal
 
-from tests.servers import Server
+from tests.servers import Server, respond
 
 Element = Literal[
     "script",
@@ -67,6 +67,9 @@ class Case:
     page: Literal["checklist", "policy"] = "checklist"
     before_base: bool = False
     """Written before the page's `<base href>`, as a root-relative URL."""
+    redirect: Literal["acao", "no-acao"] | None = None
+    """The URL answers 302 (with or without ACAO: *) to `/<case>-final.js` on the cdn,
+    which serves the body with `acao`."""
 
     @property
     def path(self) -> str:
@@ -271,6 +274,34 @@ CASES: tuple[Case, ...] = (
         where="page",
         acao=None,
         before_base=True,
+    ),
+    # Redirects (row 10: the final response is checked; CORS applies to every hop).
+    Case(
+        "redirect",
+        "cross-origin redirect, ACAO on both responses",
+        "script",
+        "sha384-{sha384}",
+        redirect="acao",
+    ),
+    Case(
+        "redirect-no-acao",
+        "the redirect response lacks ACAO",
+        "script",
+        "sha384-{sha384}",
+        redirect="no-acao",
+        rules=("cors-missing",),
+        chromium="blocked",
+    ),
+    Case(
+        "same-origin-redirect",
+        "same-origin URL redirecting to the other origin, no crossorigin",
+        "script",
+        "sha384-{sha384}",
+        crossorigin=None,
+        where="page",
+        redirect="acao",
+        rules=("crossorigin-missing",),
+        chromium="blocked",
     ),
     # Stylesheets.
     Case("style", "stylesheet that matches", "style", "sha384-{sha384}"),
@@ -615,7 +646,15 @@ class ChecklistSite:
         if case.gzip:
             body = gzip.compress(body)
             headers["Content-Encoding"] = "gzip"
-        (self.server if case.where == "page" else self.cdn).route(case.path, body, headers=headers)
+        origin = self.server if case.where == "page" else self.cdn
+        if case.redirect is None:
+            origin.route(case.path, body, headers=headers)
+            return
+        final = self.cdn.route(f"/{case.id}-final.js", body, headers=headers)
+        hop = {"Location": final}
+        if case.redirect == "acao":
+            hop["Access-Control-Allow-Origin"] = "*"
+        origin.route(case.path, handler=respond(b"", 302, hop))
 
     def tag(self, case: Case) -> str:
         src = self.url(case)

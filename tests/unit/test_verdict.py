@@ -110,3 +110,52 @@ def test_for_chromium_keeps_valid_entries_and_reads_dashes() -> None:
     assert chromium.ignored == ("md5-x", "sha512-%")
     assert sri.verify(chromium, sri.digest_bytes(BODY)) is sri.Outcome.MATCH
     assert sri.verify(meta, sri.digest_bytes(BODY)) is sri.Outcome.MISMATCH
+
+
+def redirected(chain: list[tuple[str, str | None]], final: str, acao: str | None) -> FetchResult:
+    """A response served at `final` after redirects at each URL of `chain` (with its ACAO)."""
+    hops = tuple(url for url, _ in chain)
+    hop_cors = tuple(
+        (("access-control-allow-origin", value),) if value else () for _, value in chain
+    )
+    headers = (("access-control-allow-origin", acao),) if acao else ()
+    digests = sri.digest_bytes(BODY)
+    return FetchResult(CDN, final, hops, 200, headers, len(BODY), digests, None, hop_cors)
+
+
+def test_a_redirect_without_acao_fails_the_cors_check() -> None:
+    result = redirected([(CDN, None)], "https://cdn.example/v2/app.js", "*")
+    findings = judge(ref(f"sha384-{GOOD384}"), PAGE, result)
+    assert [f.rule for f in findings] == ["cors-missing"]
+    assert f"its redirect at {CDN} has no ACAO header" in findings[0].message
+    ok = redirected([(CDN, "*")], "https://cdn.example/v2/app.js", "*")
+    assert judge(ref(f"sha384-{GOOD384}"), PAGE, ok) == []
+
+
+def test_a_redirect_to_a_third_origin_taints_the_origin_to_null() -> None:
+    # cdn -> other: the request's origin is now "null"; ACAO naming the page no longer fits.
+    chain = [(CDN, "https://shop.example")]
+    assert rules(
+        ref(f"sha384-{GOOD384}"),
+        PAGE,
+        redirected(chain, "https://other.example/a.js", "https://shop.example"),
+    ) == [("cors-missing", Severity.HIGH)]
+    assert (
+        judge(
+            ref(f"sha384-{GOOD384}"), PAGE, redirected(chain, "https://other.example/a.js", "null")
+        )
+        == []
+    )
+
+
+def test_same_origin_url_redirected_away_is_checked_across_origins() -> None:
+    result = FetchResult(
+        SAME, CDN, (SAME,), 200, (), len(BODY), sri.digest_bytes(BODY), None, ((),)
+    )
+    no_cors = judge(ref(f"sha384-{GOOD384}", None, SAME), PAGE, result)
+    assert [f.rule for f in no_cors] == ["crossorigin-missing"]
+    assert "redirects to another origin" in no_cors[0].message
+    # In CORS mode the same-origin redirect itself needs no ACAO, the cross-origin response does.
+    cors = judge(ref(f"sha384-{GOOD384}", "anonymous", SAME), PAGE, result)
+    assert [f.rule for f in cors] == ["cors-missing"]
+    assert f"the response (from {CDN}, after redirects)" in cors[0].message
