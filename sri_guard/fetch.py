@@ -109,11 +109,34 @@ class FetchResult:
         return format_entry(algorithm, self.digests[algorithm])
 
 
+# IPv6 ranges whose last 32 bits are the IPv4 address a packet ends up at. `is_global` judges
+# most of them by the IPv6 registry alone (Python 3.11: [64:ff9b::a9fe:a9fe] is "global"),
+# so the IPv4 address inside is judged too, or a page could reach 169.254.169.254 through a
+# NAT64 gateway.
+_EMBEDDED_IPV4 = tuple(
+    ipaddress.IPv6Network(net)
+    for net in (
+        "::ffff:0:0/96",  # IPv4-mapped (RFC 4291 §2.5.5.2)
+        "::/96",  # IPv4-compatible, deprecated (RFC 4291 §2.5.5.1)
+        "::ffff:0:0:0/96",  # IPv4-translated, SIIT (RFC 2765)
+        "64:ff9b::/96",  # NAT64 well-known prefix (RFC 6052)
+    )
+)
+_LOCAL_NAT64 = ipaddress.IPv6Network("64:ff9b:1::/48")  # RFC 8215: not globally reachable
+
+
 def is_private_address(address: str) -> bool:
-    """True for loopback, private, link-local (cloud metadata), reserved and similar hosts."""
+    """True for loopback, private, link-local (cloud metadata), reserved and similar hosts,
+    and for IPv6 addresses that carry such an IPv4 address (mapped, NAT64, 6to4, ...)."""
     ip = ipaddress.ip_address(address)
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip in _LOCAL_NAT64:
+            return True
+        inner = ip.sixtofour  # 2002::/16 (RFC 3056) carries it in bits 16-48
+        if inner is None and any(ip in net for net in _EMBEDDED_IPV4):
+            inner = ipaddress.IPv4Address(int(ip) & 0xFFFF_FFFF)
+        if inner is not None and (not inner.is_global or inner.is_multicast):
+            return True
     return not ip.is_global or ip.is_multicast
 
 
