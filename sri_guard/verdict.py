@@ -105,8 +105,10 @@ def _cors_failure(ref: Reference, page_url: str, result: FetchResult) -> tuple[s
     Access-Control-Allow-Origin), and a redirect from one other origin to another taints
     the request's origin to "null" (Fetch §4.5 "HTTP-redirect fetch").
     """
+    # Without redirects the response is the reference's own (its final_url may be where a
+    # caller found the bytes, e.g. a file of a build directory standing for an https URL).
     hops = list(zip(result.redirects, result.redirect_cors, strict=False))
-    hops.append((result.final_url, result.headers))
+    hops.append((result.final_url if result.redirects else ref.url, result.headers))
     origin = serialize_origin(page_url)
     left_page_origin = False
     previous: str | None = None
@@ -277,6 +279,7 @@ def judge(
         and not blocked_by_policy
         and chromium_meta.enforced
         and ref.kind != "importmap"
+        and result.redirects
         and not same_origin(result.final_url, page_url)
     ):
         add(
