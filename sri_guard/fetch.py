@@ -221,9 +221,24 @@ class Fetcher:
         )
         transport: httpx.AsyncBaseTransport
         if self._transport_name == "aiohttp":
+            import aiohttp
             from httpx_aiohttp import AiohttpTransport
 
-            transport = AiohttpTransport(verify=self._ssl_context(), limits=limits)
+            context = self._ssl_context()
+
+            def session() -> aiohttp.ClientSession:
+                # The session AiohttpTransport would build, minus aiohttp's own cookie jar,
+                # which kept Set-Cookie and sent it back on later fetches to that host.
+                connector = aiohttp.TCPConnector(
+                    ssl=context,
+                    limit=self.limits.concurrency,
+                    keepalive_timeout=limits.keepalive_expiry,
+                )
+                return aiohttp.ClientSession(
+                    connector=connector, cookie_jar=aiohttp.DummyCookieJar()
+                )
+
+            transport = AiohttpTransport(verify=context, limits=limits, client=session)
         else:
             transport = httpx.AsyncHTTPTransport(verify=self._ssl_context(), limits=limits)
         self._timeout = timeout.as_dict()
@@ -232,7 +247,7 @@ class Fetcher:
             timeout=timeout,
             follow_redirects=False,
             trust_env=True,  # proxies from the environment, as curl and browsers honour them
-            cookies=httpx.Cookies(_NoCookies()),
+            cookies=_NoCookies(),  # the jar itself: httpx copies a Cookies into a real jar
         )
         await self._client.__aenter__()
         return self
@@ -274,7 +289,7 @@ class Fetcher:
                 transport=transport,
                 timeout=httpx.Timeout(self.limits.deadline, connect=self.limits.connect_timeout),
                 follow_redirects=False,
-                cookies=httpx.Cookies(_NoCookies()),
+                cookies=_NoCookies(),  # the jar itself: httpx copies a Cookies into a real jar
             )
             await client.__aenter__()
             self._impersonating[impersonate] = client

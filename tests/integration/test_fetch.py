@@ -212,3 +212,17 @@ def test_headers_are_kept(server: Server, transport: str) -> None:
     assert result.header("x-a") == "1"
     assert server.requests[-1][1]["referer"] == "https://page.example/"
     assert "br" in server.requests[-1][1]["accept-encoding"]
+
+
+def test_no_cookie_is_carried_between_fetches(server: Server, transport: str) -> None:
+    # By host name: aiohttp's default jar refuses cookies from IP addresses, hiding the bug.
+    server.route("/c.js", "x", headers={"Set-Cookie": "visitor=42; Path=/"})
+    url = f"http://localhost:{server.port}/c.js"
+
+    async def twice() -> None:
+        async with Fetcher(Limits(retries=0, deadline=5), transport=transport) as f:  # type: ignore[arg-type]
+            await f.fetch(url)
+            await f.fetch(url)
+
+    asyncio.run(twice())
+    assert [h.get("cookie") for path, h in server.requests if path == "/c.js"] == [None, None]
