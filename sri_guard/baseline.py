@@ -278,9 +278,12 @@ def load(path: Path, url: str | None = None) -> Baseline | None:
         doc = json.loads(text)
     except ValueError as exc:
         raise BaselineError(f"{path}: invalid baseline: not JSON ({exc})") from None
+    except RecursionError:  # json recurses once per level of nesting
+        raise BaselineError(f"{path}: invalid baseline: not JSON (nested too deeply)") from None
     d = r.obj(doc, "baseline")
-    if d.get("schema") != SCHEMA:
-        raise r.fail(f"schema must be {SCHEMA}, found {d.get('schema')!r}")
+    schema = d.get("schema")
+    if schema != SCHEMA or isinstance(schema, bool):  # (true == 1 in Python)
+        raise r.fail(f"schema must be {SCHEMA}, found {schema!r}")
     target = r.str_(d, "target", "baseline")
     if url is not None and target != url:
         raise r.fail(f"it is for {target!r}, not {url!r}")
@@ -290,6 +293,10 @@ def load(path: Path, url: str | None = None) -> Baseline | None:
         return Baseline(target, "file", profiles, file=r.pinned(d.get("file"), "file"))
     if kind != "page":
         raise r.fail("kind must be 'page' or 'file'")
+    # Read as a page, a file's baseline would compare no bytes at all (a silent pass): a page
+    # baseline has what `pin` always writes for one, and nothing of a file's.
+    if "file" in d or "resources" not in d or "page" not in d:
+        raise r.fail("a page baseline has 'page' and 'resources' and no 'file'")
     resources = d.get("resources", [])
     if not isinstance(resources, list):
         raise r.fail("resources must be a list")
@@ -297,12 +304,14 @@ def load(path: Path, url: str | None = None) -> Baseline | None:
         target,
         "page",
         profiles,
-        page=r.pinned(d["page"], "page", need_integrity=False) if "page" in d else None,
+        page=r.pinned(d["page"], "page", need_integrity=False),
         resources=tuple(r.pinned(x, f"resources[{i}]") for i, x in enumerate(resources)),
         inline=r.sri_values(d.get("inline_scripts", []), "inline_scripts"),
         inline_by_profile={
             str(k): r.sri_values(v, f"inline_scripts_by_profile.{k}")
-            for k, v in r.obj(d.get("inline_scripts_by_profile", {}), "x").items()
+            for k, v in r.obj(
+                d.get("inline_scripts_by_profile", {}), "inline_scripts_by_profile"
+            ).items()
         },
         headers=r.headers(d.get("headers", {}), "headers"),
         headers_by_profile={

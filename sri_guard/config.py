@@ -179,6 +179,8 @@ def load(path: Path) -> Config:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    except RecursionError:  # tomllib recurses once per level of nested arrays and tables
+        raise ConfigError(f"{path}: invalid TOML: nested too deeply") from None
     return parse(data, path, text)
 
 
@@ -245,7 +247,10 @@ def _strings(
 def _check_url(url: Any, fail: Any, line: int | None) -> str:
     if not isinstance(url, str):
         raise fail("'url' must be a string", line)
-    parts = urlsplit(url.strip())
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError as exc:  # e.g. "http://[::1": an unclosed IPv6 literal
+        raise fail(f"bad URL {url!r}: {exc}", line) from None
     try:
         parts.port  # noqa: B018
     except ValueError:
@@ -359,7 +364,7 @@ def _profiles(raw: Any, fail: Any, lines: _Lines) -> dict[str, Profile]:
                     line,
                 )
         base_name = spec.get("base", "desktop")
-        if base_name not in BUILTIN:
+        if not isinstance(base_name, str) or base_name not in BUILTIN:
             raise fail(f"[profile.{name}] base must be one of {', '.join(BUILTIN)}", line)
         base = BUILTIN[base_name]
         headers = spec.get("headers", {})

@@ -178,6 +178,34 @@ def _links_from_header(value: str) -> list[dict[str, str]]:
     return links
 
 
+_PRINTABLE_ASCII = bytes(range(0x20, 0x7F)) + b"\t\n\f\r"
+_BOMS = ((b"\xef\xbb\xbf", "utf-8"), (b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be"))
+
+
+def _keeps_ascii(encoding: str | None) -> bool:
+    """Whether a decoding reads ASCII bytes as ASCII. Every encoding a browser decodes a
+    page with (short of a BOM) does; UTF-16, UTF-32, UTF-7 and EBCDIC do not."""
+    if encoding is None:
+        return True
+    try:
+        return _PRINTABLE_ASCII.decode(encoding) == _PRINTABLE_ASCII.decode("ascii")
+    except (LookupError, ValueError):  # no such codec, or not a text encoding
+        return False
+
+
+def _as_browsers_decode(html: bytes) -> str:
+    """The text of a page whose declared encoding a browser would not use. HTML §13.2.3.2
+    (the encoding sniffing algorithm): a BOM decides; a declared UTF-16 is read as UTF-8 and
+    an unknown label is ignored ("prescan a byte stream"), leaving UTF-8, else windows-1252."""
+    for bom, codec in _BOMS:
+        if html.startswith(bom):
+            return html[len(bom) :].decode(codec, "replace")
+    try:
+        return html.decode("utf-8")
+    except UnicodeDecodeError:
+        return html.decode("cp1252", "replace")
+
+
 def discover(html: bytes | str, url: str, link_headers: str | None = None) -> Page:
     """Find every integrity-checkable reference and inline script in a document."""
     from bs4 import BeautifulSoup, XMLParsedAsHTMLWarning
@@ -186,7 +214,16 @@ def discover(html: bytes | str, url: str, link_headers: str | None = None) -> Pa
         warnings.simplefilter("ignore")  # bs4 warns about markup that looks like a URL/XML
         try:
             soup = BeautifulSoup(html, "lxml")
-        except Exception:  # lxml refuses some inputs outright (e.g. only a NUL byte)
+        except Exception:  # lxml refuses some inputs outright (a NUL in a declared charset)
+            soup = None
+        if isinstance(html, bytes) and (soup is None or not _keeps_ascii(soup.original_encoding)):
+            # bs4 honoured a declaration browsers do not (`<meta charset=utf-16>` on an ASCII
+            # page made every script vanish): read the bytes as a browser does instead.
+            try:
+                soup = BeautifulSoup(_as_browsers_decode(html), "lxml")
+            except Exception:
+                soup = None
+        if soup is None:
             soup = BeautifulSoup("", "lxml")
     del XMLParsedAsHTMLWarning
 
