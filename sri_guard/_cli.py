@@ -19,7 +19,7 @@ from sri_guard import __version__
 from sri_guard.errors import SriGuardError
 
 if TYPE_CHECKING:
-    from sri_guard.fetch import Limits
+    from sri_guard.fetch import Limits, Progress
     from sri_guard.model import Report
 
 app = typer.Typer(
@@ -97,6 +97,19 @@ def _errors(debug: bool) -> Iterator[None]:
         if debug:
             raise
         _fail(f"internal error: {type(exc).__name__}: {exc} (rerun with --debug for details)")
+
+
+@contextmanager
+def _progress(quiet: bool) -> Iterator[Progress | None]:
+    """A progress bar on stderr while fetching: only on a terminal and without --quiet, so
+    a cron job or a pipe gets the report and nothing else."""
+    if quiet or not sys.stderr.isatty():
+        yield None
+        return
+    from sri_guard.progress import TerminalProgress
+
+    with TerminalProgress() as bar:
+        yield bar
 
 
 def _write(text: str, output: Path | None) -> None:
@@ -228,7 +241,8 @@ def scan_command(
 
         limits = _limits(timeout, max_size)
         assert isinstance(limits, Limits)
-        report = scan.run(pages, limits=limits, allow_private=allow_private)
+        with _progress(quiet) as progress:
+            report = scan.run(pages, limits=limits, allow_private=allow_private, progress=progress)
         _emit(report, fmt, output, fail_on)
 
 
@@ -279,16 +293,18 @@ def pin_command(
     with _errors(debug):
         from sri_guard.commands import pin
 
-        report, written = pin.run(
-            config,
-            baselines,
-            targets or [],
-            add=add,
-            limits=_fetch_limits(timeout, max_size),
-            allow_private=allow_private,
-            state=state,
-            profiles=profile,
-        )
+        with _progress(quiet) as progress:
+            report, written = pin.run(
+                config,
+                baselines,
+                targets or [],
+                add=add,
+                limits=_fetch_limits(timeout, max_size),
+                allow_private=allow_private,
+                state=state,
+                profiles=profile,
+                progress=progress,
+            )
         if not quiet:
             for path in written:
                 typer.echo(f"pinned {path}", err=True)
@@ -322,17 +338,19 @@ def check_command(
         from sri_guard.commands import check
         from sri_guard.rules import Severity
 
-        report, errors = check.run(
-            config,
-            baselines,
-            targets or [],
-            fail_on=Severity.parse(fail_on.value),
-            notify=notify or [],
-            limits=_fetch_limits(timeout, max_size),
-            allow_private=allow_private,
-            state=state,
-            profiles=profile,
-        )
+        with _progress(quiet) as progress:
+            report, errors = check.run(
+                config,
+                baselines,
+                targets or [],
+                fail_on=Severity.parse(fail_on.value),
+                notify=notify or [],
+                limits=_fetch_limits(timeout, max_size),
+                allow_private=allow_private,
+                state=state,
+                profiles=profile,
+                progress=progress,
+            )
         for error in errors:
             typer.echo(f"sri-guard: warning: {error}", err=True)
         _emit(report, fmt, output, fail_on)

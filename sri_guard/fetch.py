@@ -25,7 +25,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 from urllib.parse import urljoin, urlsplit
 
 import httpx
@@ -182,6 +182,17 @@ class _NoCookies(http.cookiejar.CookieJar):
         return None
 
 
+class Progress(Protocol):
+    """Told when each fetch starts and how it ends (a progress display; the fetcher never
+    depends on what it does)."""
+
+    def started(self, url: str) -> None:
+        """A fetch of `url` was asked for (it may wait for a connection slot)."""
+
+    def finished(self, url: str, ok: bool) -> None:
+        """The fetch ended: `ok` when complete, False when it failed (FetchError or other)."""
+
+
 class _Retry(Exception):
     """Internal: a transient failure worth another attempt."""
 
@@ -201,8 +212,11 @@ class Fetcher:
         transport: Transport = "aiohttp",
         verify: bool = True,
         allow_private: bool = True,
+        progress: Progress | None = None,
     ) -> None:
         self.limits = limits or Limits()
+        self.progress = progress
+        """Told of every fetch, for a progress display."""
         self._transport_name = transport
         self._verify = verify
         self.allow_private = allow_private
@@ -314,6 +328,27 @@ class Fetcher:
         CPU time of a large check, so callers that know what they compare ask for less).
         `impersonate` names a curl_cffi browser target (e.g. "chrome", "safari_ios") whose
         TLS and HTTP/2 handshake the request presents."""
+        work = self._fetch(url, headers, keep_body, allow_private, impersonate, algorithms)
+        if self.progress is None:
+            return await work
+        self.progress.started(url)
+        ok = False
+        try:
+            result = await work
+            ok = True
+            return result
+        finally:
+            self.progress.finished(url, ok)
+
+    async def _fetch(
+        self,
+        url: str,
+        headers: Mapping[str, str] | None,
+        keep_body: bool,
+        allow_private: bool | None,
+        impersonate: str | None,
+        algorithms: tuple[str, ...],
+    ) -> FetchResult:
         if self._client is None:
             raise RuntimeError("Fetcher used outside 'async with'")
         algorithms = tuple(dict.fromkeys(("sha384", *algorithms)))

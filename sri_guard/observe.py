@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 from sri_guard.config import Config, Target
 from sri_guard.errors import FetchError
 from sri_guard.evidence import Evidence
-from sri_guard.fetch import Fetcher, FetchResult, Limits
+from sri_guard.fetch import Fetcher, FetchResult, Limits, Progress
 from sri_guard.profiles import Profile, request_headers
 from sri_guard.survey import Survey, Surveyor
 
@@ -181,9 +181,10 @@ async def observe(
     allow_private: bool = False,
     profiles: Sequence[str] | None = None,
     algorithms: AlgorithmsFor | None = None,
+    progress: Progress | None = None,
 ) -> list[list[Observation]]:
     """Fetch every target under each profile; one list of observations per target."""
-    async with Fetcher(limits) as fetcher:
+    async with Fetcher(limits, progress=progress) as fetcher:
         observer = Observer(
             config,
             fetcher,

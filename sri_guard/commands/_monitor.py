@@ -14,7 +14,7 @@ from sri_guard import config as configuration
 from sri_guard.baseline import Baseline
 from sri_guard.config import Config, Target
 from sri_guard.evidence import Evidence, Observed
-from sri_guard.fetch import Limits
+from sri_guard.fetch import Limits, Progress
 from sri_guard.model import Report, Resource
 from sri_guard.observe import AlgorithmsFor, ConfirmFor, Observation, observe
 
@@ -70,6 +70,7 @@ class Run:
         profiles: Sequence[str] | None,
         confirm: ConfirmFor | None = None,
         algorithms: AlgorithmsFor | None = None,
+        progress: Progress | None = None,
     ) -> list[list[Observation]]:
         """Fetch every selected target as each profile (as the kind its baseline records)."""
         setup = self.setup
@@ -85,6 +86,7 @@ class Run:
                 allow_private=allow_private,
                 profiles=profiles,
                 algorithms=algorithms,
+                progress=progress,
             )
         )
         for target, observations in zip(setup.targets, observed, strict=True):

@@ -10,7 +10,7 @@ from pathlib import Path
 from sri_guard.commands._monitor import Run, prepare, resources_of
 from sri_guard.compare import compare
 from sri_guard.config import Target
-from sri_guard.fetch import FetchResult, Limits
+from sri_guard.fetch import FetchResult, Limits, Progress
 from sri_guard.model import Report
 from sri_guard.rules import Severity
 
@@ -26,6 +26,7 @@ def run(
     allow_private: bool = False,
     state: Path | None = None,
     profiles: Sequence[str] | None = None,
+    progress: Progress | None = None,
 ) -> tuple[Report, list[str]]:
     """Check the selected targets; return the report and any notification errors."""
     setup = prepare(config_path, baselines_dir, names, state)
@@ -57,6 +58,7 @@ def run(
         profiles=profiles,
         confirm=unexpected,
         algorithms=algorithms,
+        progress=progress,
     )
     report = Report("check", targets=len(setup.targets))
     for target, observations in zip(setup.targets, observed, strict=True):

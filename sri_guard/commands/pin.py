@@ -11,7 +11,7 @@ from sri_guard.baseline import Baseline, Pinned
 from sri_guard.commands._monitor import Run, prepare, resources_of
 from sri_guard.compare import security_headers
 from sri_guard.config import Target
-from sri_guard.fetch import FetchResult, Limits
+from sri_guard.fetch import FetchResult, Limits, Progress
 from sri_guard.model import Finding, Report
 from sri_guard.observe import Observation
 
@@ -161,11 +161,14 @@ def run(
     allow_private: bool = False,
     state: Path | None = None,
     profiles: Sequence[str] | None = None,
+    progress: Progress | None = None,
 ) -> tuple[Report, list[str]]:
     """Pin the selected targets; return the report and the baseline files written."""
     setup = prepare(config_path, baselines_dir, names, state)
     run = Run(setup, "pin")
-    observed = run.observe(limits=limits, allow_private=allow_private, profiles=profiles)
+    observed = run.observe(
+        limits=limits, allow_private=allow_private, profiles=profiles, progress=progress
+    )
     report = Report("pin", targets=len(setup.targets))
     written: list[str] = []
     for target, observations in zip(setup.targets, observed, strict=True):

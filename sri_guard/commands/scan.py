@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
-from sri_guard.fetch import Fetcher, Limits
+from sri_guard.fetch import Fetcher, Limits, Progress
 from sri_guard.model import Report, Resource
 from sri_guard.survey import Survey, Surveyor
 
@@ -60,15 +60,21 @@ def survey_report(surveys: Sequence[Survey], command: str, algorithm: str = "sha
     return report
 
 
-async def _scan(pages: Sequence[str], limits: Limits, allow_private: bool) -> list[Survey]:
-    async with Fetcher(limits) as fetcher:
+async def _scan(
+    pages: Sequence[str], limits: Limits, allow_private: bool, progress: Progress | None
+) -> list[Survey]:
+    async with Fetcher(limits, progress=progress) as fetcher:
         surveyor = Surveyor(fetcher, allow_private=allow_private)
         return list(await asyncio.gather(*(surveyor.survey(p) for p in pages)))
 
 
 def run(
-    pages: Sequence[str], *, limits: Limits | None = None, allow_private: bool = False
+    pages: Sequence[str],
+    *,
+    limits: Limits | None = None,
+    allow_private: bool = False,
+    progress: Progress | None = None,
 ) -> Report:
     """Survey every page and report."""
-    surveys = asyncio.run(_scan(pages, limits or Limits(), allow_private))
+    surveys = asyncio.run(_scan(pages, limits or Limits(), allow_private, progress))
     return survey_report(surveys, "scan")
