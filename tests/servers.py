@@ -11,6 +11,7 @@ import gzip
 import socket
 import ssl
 import struct
+import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -77,6 +78,13 @@ class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
     owner: Server
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client hanging up (a CLI run ending, a deadline cutting a drip-feed) is routine
+        # here: only other errors are worth a traceback on the terminal.
+        if isinstance(sys.exc_info()[1], ConnectionError | TimeoutError):
+            return
+        super().handle_error(request, client_address)
 
 
 class Server:
