@@ -54,7 +54,9 @@ class Limits:
     max_redirects: int = 10
     """Redirects followed before giving up (browsers allow 20)."""
     retries: int = 2
-    """Extra attempts after a transient failure (reset, 429, 502, 503, 504)."""
+    """Extra attempts after a transient failure (reset, 429, 502, 503, 504). (aiohttp also
+    repeats a request once, at once, when its connection closes before any response, as
+    RFC 9112 §9.3.1 allows for a GET: a reset costs up to twice as many requests.)"""
     backoff: float = 0.5
     """First retry delay in seconds; doubles each time; Retry-After wins when given."""
     concurrency: int = 64
